@@ -1,0 +1,149 @@
+#include "cli/args.h"
+
+#include <fmt/format.h>
+
+namespace bpftape::cli {
+
+using otlp::ebpf::EbpfError;
+using otlp::ebpf::ErrorKind;
+
+std::optional<std::string> ParsedArgs::get(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  if (it == values_.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::vector<std::string> ParsedArgs::all(std::string_view name) const {
+  auto it = values_.find(std::string(name));
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+ArgParser::ArgParser(std::string command, std::string usage, std::string summary)
+    : command_(std::move(command)), usage_(std::move(usage)), summary_(std::move(summary)) {
+  flag("help", 'h', "show this help and exit");
+}
+
+ArgParser& ArgParser::flag(std::string long_name, char short_name, std::string help) {
+  options_.push_back({std::move(long_name), short_name, "", std::move(help)});
+  return *this;
+}
+
+ArgParser& ArgParser::option(std::string long_name, char short_name, std::string value_name,
+                             std::string help) {
+  options_.push_back({std::move(long_name), short_name, std::move(value_name), std::move(help)});
+  return *this;
+}
+
+ArgParser& ArgParser::positionals(size_t max, std::string description) {
+  max_positionals_ = max;
+  positional_description_ = std::move(description);
+  return *this;
+}
+
+ArgParser& ArgParser::allow_trailing(std::string description) {
+  allow_trailing_ = true;
+  trailing_description_ = std::move(description);
+  return *this;
+}
+
+ArgParser& ArgParser::epilog(std::string text) {
+  epilog_ = std::move(text);
+  return *this;
+}
+
+const OptionSpec* ArgParser::find_long(std::string_view name) const {
+  for (const auto& o : options_) {
+    if (o.long_name == name) return &o;
+  }
+  return nullptr;
+}
+
+const OptionSpec* ArgParser::find_short(char c) const {
+  for (const auto& o : options_) {
+    if (o.short_name == c) return &o;
+  }
+  return nullptr;
+}
+
+EbpfError ArgParser::usage_error(std::string_view what) const {
+  return EbpfError(ErrorKind::ConfigError,
+                   fmt::format("{}: {} (see '{} --help')", command_, what, command_));
+}
+
+otlp::ebpf::Result<ParsedArgs> ArgParser::parse(const std::vector<std::string>& args) const {
+  ParsedArgs parsed;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      if (!allow_trailing_) return std::unexpected(usage_error("unexpected '--'"));
+      parsed.trailing_.assign(args.begin() + static_cast<ptrdiff_t>(i) + 1, args.end());
+      break;
+    }
+    const OptionSpec* spec = nullptr;
+    std::optional<std::string> inline_value;
+    std::string shown;
+    if (arg.starts_with("--")) {
+      std::string_view body = std::string_view(arg).substr(2);
+      auto eq = body.find('=');
+      std::string_view name = body.substr(0, eq);
+      if (eq != std::string_view::npos) inline_value = std::string(body.substr(eq + 1));
+      spec = find_long(name);
+      shown = "--" + std::string(name);
+    } else if (arg.size() == 2 && arg[0] == '-' && arg[1] != '-') {
+      spec = find_short(arg[1]);
+      shown = arg;
+    } else if (arg.size() > 2 && arg[0] == '-' && arg[1] != '-') {
+      // -oFILE
+      spec = find_short(arg[1]);
+      shown = arg.substr(0, 2);
+      if (spec && !spec->value_name.empty()) inline_value = arg.substr(2);
+      else spec = nullptr;
+    } else {
+      if (parsed.positionals_.size() >= max_positionals_) {
+        return std::unexpected(usage_error(
+            max_positionals_ == 0 ? fmt::format("unexpected argument '{}'", arg)
+                                  : fmt::format("too many arguments at '{}'", arg)));
+      }
+      parsed.positionals_.push_back(arg);
+      continue;
+    }
+    if (!spec) return std::unexpected(usage_error(fmt::format("unknown option '{}'", shown)));
+    if (spec->long_name == "help") {
+      parsed.help_ = true;
+      continue;
+    }
+    if (spec->value_name.empty()) {
+      if (inline_value) {
+        return std::unexpected(usage_error(fmt::format("option '{}' takes no value", shown)));
+      }
+      parsed.values_[spec->long_name].push_back("");
+      continue;
+    }
+    if (!inline_value) {
+      if (i + 1 >= args.size()) {
+        return std::unexpected(
+            usage_error(fmt::format("option '{}' needs a value ({})", shown, spec->value_name)));
+      }
+      inline_value = args[++i];
+    }
+    parsed.values_[spec->long_name].push_back(*inline_value);
+  }
+  return parsed;
+}
+
+std::string ArgParser::help_text() const {
+  std::string out = fmt::format("usage: {} {}\n\n{}\n", command_, usage_, summary_);
+  if (max_positionals_ > 0) out += fmt::format("\narguments:\n  {}\n", positional_description_);
+  if (allow_trailing_) out += fmt::format("  -- ...        {}\n", trailing_description_);
+  out += "\noptions:\n";
+  for (const auto& o : options_) {
+    std::string left = o.short_name ? fmt::format("-{}, --{}", o.short_name, o.long_name)
+                                    : fmt::format("    --{}", o.long_name);
+    if (!o.value_name.empty()) left += " " + o.value_name;
+    out += fmt::format("  {:<28} {}\n", left, o.help);
+  }
+  if (!epilog_.empty()) out += "\n" + epilog_ + "\n";
+  return out;
+}
+
+}  // namespace bpftape::cli

@@ -1,0 +1,25 @@
+// The subcommands of `bpftape`. Each is a function from its arguments (after the subcommand
+// name) to an exit code; it prints its own output and errors. main() only dispatches.
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bpftape::cli {
+
+using Args = std::vector<std::string>;
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  int (*run)(const Args& args);
+};
+
+// Every subcommand, in the order `bpftape --help` lists them.
+std::span<const Command> all_commands();
+
+int run_doctor(const Args& args);
+
+}  // namespace bpftape::cli

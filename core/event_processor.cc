@@ -1,0 +1,380 @@
+#include "core/event_processor.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bitset>
+#include <unordered_set>
+
+namespace otlp::ebpf {
+
+// ---- EventFilter ----
+
+struct EventFilter::Node {
+  enum class Kind { All, Types, Pids, Time, Predicate, And, Or, Not } kind = Kind::All;
+  std::bitset<kEventTypeCount> types;
+  std::unordered_set<uint32_t> pids;
+  uint64_t since_ns = 0;
+  uint64_t until_ns = 0;
+  std::function<bool(const EbpfEvent&)> fn;
+  std::shared_ptr<const Node> left;
+  std::shared_ptr<const Node> right;
+
+  bool matches(const EbpfEvent& e) const {
+    switch (kind) {
+      case Kind::All: return true;
+      case Kind::Types: {
+        auto index = static_cast<size_t>(e.event_type);
+        return index < kEventTypeCount && types.test(index);
+      }
+      case Kind::Pids: return pids.contains(e.pid);
+      case Kind::Time: return e.timestamp_ns >= since_ns && e.timestamp_ns < until_ns;
+      case Kind::Predicate: return fn(e);
+      case Kind::And: return left->matches(e) && right->matches(e);
+      case Kind::Or: return left->matches(e) || right->matches(e);
+      case Kind::Not: return !left->matches(e);
+    }
+    return false;
+  }
+};
+
+EventFilter::EventFilter() : node_(std::make_shared<const Node>()) {}
+
+EventFilter EventFilter::by_type(EbpfEventType type) {
+  return by_types(std::span<const EbpfEventType>(&type, 1));
+}
+
+EventFilter EventFilter::by_types(std::span<const EbpfEventType> types) {
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Types;
+  for (auto type : types) {
+    auto index = static_cast<size_t>(type);
+    if (index < kEventTypeCount) node->types.set(index);
+  }
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::by_pid(uint32_t pid) {
+  return by_pids(std::span<const uint32_t>(&pid, 1));
+}
+
+EventFilter EventFilter::by_pids(std::span<const uint32_t> pids) {
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Pids;
+  node->pids.insert(pids.begin(), pids.end());
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::by_time(uint64_t since_ns, uint64_t until_ns) {
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Time;
+  node->since_ns = since_ns;
+  node->until_ns = until_ns;
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::predicate(std::function<bool(const EbpfEvent&)> fn) {
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Predicate;
+  node->fn = std::move(fn);
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::operator&&(const EventFilter& other) const {
+  if (matches_all()) return other;
+  if (other.matches_all()) return *this;
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::And;
+  node->left = node_;
+  node->right = other.node_;
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::operator||(const EventFilter& other) const {
+  if (matches_all()) return *this;
+  if (other.matches_all()) return other;
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Or;
+  node->left = node_;
+  node->right = other.node_;
+  return EventFilter(std::move(node));
+}
+
+EventFilter EventFilter::operator!() const {
+  auto node = std::make_shared<Node>();
+  node->kind = Node::Kind::Not;
+  node->left = node_;
+  return EventFilter(std::move(node));
+}
+
+bool EventFilter::matches(const EbpfEvent& event) const { return node_->matches(event); }
+bool EventFilter::matches_all() const { return node_->kind == Node::Kind::All; }
+
+// ---- EventProcessor ----
+
+EventProcessor::EventProcessor(size_t buffer_size, size_t batch_size)
+    : buffer_size_(buffer_size), batch_size_(batch_size) {
+  buffer_.reserve(std::min<size_t>(buffer_size, 1 << 20));
+}
+
+Result<EventProcessor> EventProcessor::create(size_t buffer_size) {
+  return with_batch_size(buffer_size, std::min(buffer_size, kDefaultBatchSize));
+}
+
+Result<EventProcessor> EventProcessor::with_batch_size(size_t buffer_size, size_t batch_size) {
+  if (buffer_size == 0) {
+    return make_error(ErrorKind::ConfigError, "event buffer size must be at least 1");
+  }
+  if (batch_size == 0 || batch_size > buffer_size) {
+    return make_error(ErrorKind::ConfigError,
+                      fmt::format("batch size {} is out of range: use 1..{} (the buffer size)",
+                                  batch_size, buffer_size));
+  }
+  return EventProcessor(buffer_size, batch_size);
+}
+
+bool EventProcessor::admit(const EbpfEvent& event, std::optional<RejectReason>* reason) {
+  ++stats_.received;
+  *reason = validate_event(event);
+  if (!*reason && buffer_.size() >= buffer_size_) *reason = RejectReason::BufferFull;
+  if (*reason) {
+    ++stats_.rejected;
+    ++stats_.rejected_by_reason[static_cast<size_t>(**reason)];
+    return false;
+  }
+  if (!filter_.matches(event)) {
+    ++stats_.filtered;
+    return false;
+  }
+  buffer_.push_back(event);
+  ++stats_.accepted;
+  stats_.buffered = buffer_.size();
+  return true;
+}
+
+Result<void> EventProcessor::process_event(const EbpfEvent& event) {
+  BPFTAPE_ASSIGN_OR_RETURN(BatchOutcome outcome,
+                           process_batch(std::span<const EbpfEvent>(&event, 1)));
+  if (outcome.rejected == 0) return {};  // accepted or filtered
+  return make_error(ErrorKind::EventProcessingFailed,
+                    fmt::format("event rejected: {} (type {}, pid {}, tid {}, ts {})",
+                                reject_reason_name(last_reject_reason_),
+                                event_type_name(event.event_type), event.pid, event.tid,
+                                event.timestamp_ns));
+}
+
+Result<BatchOutcome> EventProcessor::process_batch(std::span<const EbpfEvent> events) {
+  BatchOutcome outcome;
+  // After a sink failure, stop calling the sink for the rest of this call: later events are
+  // still buffered while room lasts and counted as BufferFull rejections after that.
+  std::optional<EbpfError> sink_error;
+  auto sink_usable = [&] { return sink_ && !sink_error; };
+  std::optional<RejectReason> reason;
+  for (const auto& event : events) {
+    if (sink_usable() && buffer_.size() >= buffer_size_) {
+      if (auto flushed = flush_to_sink(); !flushed) sink_error = flushed.error();
+    }
+    if (admit(event, &reason)) {
+      ++outcome.accepted;
+      if (sink_usable() && buffer_.size() >= batch_size_) {
+        if (auto delivered = deliver_full_batches(); !delivered) sink_error = delivered.error();
+      }
+    } else if (reason) {
+      ++outcome.rejected;
+      last_reject_reason_ = *reason;
+    } else {
+      ++outcome.filtered;
+    }
+  }
+  if (sink_error) return std::unexpected(std::move(*sink_error));
+  return outcome;
+}
+
+Result<void> EventProcessor::deliver_prefix(size_t count) {
+  size_t done = 0;
+  Result<void> status;
+  while (done < count) {
+    size_t chunk = std::min(batch_size_, count - done);
+    status = sink_(std::span<const EbpfEvent>(buffer_.data() + done, chunk));
+    if (!status) break;
+    done += chunk;
+    stats_.delivered += chunk;
+    ++stats_.batches_delivered;
+  }
+  buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(done));
+  stats_.buffered = buffer_.size();
+  return status;
+}
+
+Result<void> EventProcessor::deliver_full_batches() {
+  if (!sink_ || buffer_.size() < batch_size_) return {};
+  return deliver_prefix(buffer_.size() - buffer_.size() % batch_size_);
+}
+
+Result<void> EventProcessor::flush_to_sink() {
+  if (!sink_) {
+    return make_error(ErrorKind::EventProcessingFailed,
+                      "flush_to_sink() without a sink: set one with set_sink() or take the "
+                      "events with flush_events()");
+  }
+  return deliver_prefix(buffer_.size());
+}
+
+std::vector<EbpfEvent> EventProcessor::flush_events() {
+  std::vector<EbpfEvent> out;
+  out.swap(buffer_);
+  buffer_.reserve(std::min<size_t>(buffer_size_, 1 << 20));
+  stats_.delivered += out.size();
+  stats_.buffered = 0;
+  return out;
+}
+
+void EventProcessor::clear() {
+  stats_.cleared += buffer_.size();
+  buffer_.clear();
+  stats_.buffered = 0;
+}
+
+std::vector<EbpfEvent> EventProcessor::filter_by_type(EbpfEventType type) const {
+  return filter_events([type](const EbpfEvent& e) { return e.event_type == type; });
+}
+
+std::vector<EbpfEvent> EventProcessor::filter_by_pid(uint32_t pid) const {
+  return filter_events([pid](const EbpfEvent& e) { return e.pid == pid; });
+}
+
+std::vector<EbpfEvent> EventProcessor::filter_events(const EventFilter& filter) const {
+  return filter_events([&filter](const EbpfEvent& e) { return filter.matches(e); });
+}
+
+// ---- AsyncEventProcessor ----
+
+Result<std::unique_ptr<AsyncEventProcessor>> AsyncEventProcessor::create(
+    size_t buffer_size, size_t batch_size, EventSink sink, EventFilter filter,
+    size_t queue_capacity) {
+  if (queue_capacity == 0) {
+    return make_error(ErrorKind::ConfigError, "async queue capacity must be at least 1");
+  }
+  BPFTAPE_ASSIGN_OR_RETURN(EventProcessor processor,
+                           EventProcessor::with_batch_size(buffer_size, batch_size));
+  processor.set_sink(std::move(sink));
+  processor.set_filter(std::move(filter));
+  return std::unique_ptr<AsyncEventProcessor>(
+      new AsyncEventProcessor(std::move(processor), queue_capacity));
+}
+
+AsyncEventProcessor::AsyncEventProcessor(EventProcessor processor, size_t queue_capacity)
+    : queue_capacity_(queue_capacity), processor_(std::move(processor)) {
+  worker_ = std::thread([this] { run_worker(); });
+}
+
+AsyncEventProcessor::~AsyncEventProcessor() { (void)close(); }
+
+Result<void> AsyncEventProcessor::process_event(const EbpfEvent& event) {
+  return submit(std::span<const EbpfEvent>(&event, 1));
+}
+
+Result<void> AsyncEventProcessor::process_batch(std::span<const EbpfEvent> events) {
+  return submit(events);
+}
+
+Result<void> AsyncEventProcessor::submit(std::span<const EbpfEvent> events) {
+  std::unique_lock lock(mutex_);
+  while (!events.empty()) {
+    space_ready_.wait(lock, [&] { return closing_ || queued_events_ < queue_capacity_; });
+    if (closing_) {
+      return make_error(ErrorKind::EventProcessingFailed,
+                        "AsyncEventProcessor is closed: events can no longer be submitted");
+    }
+    if (sink_error_) return std::unexpected(*sink_error_);
+    size_t room = queue_capacity_ - queued_events_;
+    size_t take = std::min(room, events.size());
+    // Append to the tail run when it is one, so single-event submits do not allocate each.
+    if (queue_.empty() || queue_.back().flush) queue_.push_back(Item{});
+    auto& run = queue_.back().events;
+    run.insert(run.end(), events.begin(), events.begin() + static_cast<ptrdiff_t>(take));
+    queued_events_ += take;
+    events = events.subspan(take);
+    work_ready_.notify_one();
+  }
+  return {};
+}
+
+std::future<Result<std::vector<EbpfEvent>>> AsyncEventProcessor::flush_events_async() {
+  auto promise = std::make_shared<std::promise<Result<std::vector<EbpfEvent>>>>();
+  auto future = promise->get_future();
+  std::lock_guard lock(mutex_);
+  if (closing_) {
+    promise->set_value(make_error(ErrorKind::EventProcessingFailed,
+                                  "AsyncEventProcessor is closed: nothing to flush"));
+    return future;
+  }
+  queue_.push_back(Item{{}, std::move(promise)});
+  work_ready_.notify_one();
+  return future;
+}
+
+void AsyncEventProcessor::run_worker() {
+  std::deque<Item> work;
+  for (;;) {
+    bool stop;
+    {
+      std::unique_lock lock(mutex_);
+      work_ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      work.swap(queue_);
+      stop = closing_ && work.empty();
+    }
+    if (stop) break;
+    std::optional<EbpfError> error;
+    size_t consumed = 0;
+    for (auto& item : work) {
+      if (item.flush) {
+        Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
+        if (!flushed) {
+          error = flushed.error();
+          item.flush->set_value(std::unexpected(flushed.error()));
+        } else {
+          item.flush->set_value(processor_.flush_events());
+        }
+        continue;
+      }
+      consumed += item.events.size();
+      auto outcome = processor_.process_batch(item.events);
+      if (!outcome && !error) error = outcome.error();
+    }
+    work.clear();
+    std::lock_guard lock(mutex_);
+    queued_events_ -= consumed;
+    if (error && !sink_error_) sink_error_ = std::move(error);
+    stats_snapshot_ = processor_.stats();
+    space_ready_.notify_all();
+  }
+  // Deliver what is left; a failure here is reported by close().
+  if (processor_.has_sink()) {
+    auto flushed = processor_.flush_to_sink();
+    std::lock_guard lock(mutex_);
+    if (!flushed && !sink_error_) sink_error_ = flushed.error();
+  }
+  std::lock_guard lock(mutex_);
+  stats_snapshot_ = processor_.stats();
+}
+
+Result<void> AsyncEventProcessor::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  work_ready_.notify_all();
+  space_ready_.notify_all();
+  if (worker_.joinable()) worker_.join();
+  std::lock_guard lock(mutex_);
+  if (sink_error_) return std::unexpected(*sink_error_);
+  return {};
+}
+
+EventProcessorStats AsyncEventProcessor::stats() const {
+  std::lock_guard lock(mutex_);
+  return stats_snapshot_;
+}
+
+}  // namespace otlp::ebpf
