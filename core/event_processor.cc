@@ -315,48 +315,45 @@ std::future<Result<std::vector<EbpfEvent>>> AsyncEventProcessor::flush_events_as
 }
 
 void AsyncEventProcessor::run_worker() {
+  // Publishes stats and the first sink error. Called before any flush promise is fulfilled,
+  // so a caller that waited on a flush sees state at least as new as the flush.
+  auto publish = [this](size_t consumed, const std::optional<EbpfError>& error) {
+    std::lock_guard lock(mutex_);
+    queued_events_ -= consumed;
+    if (error && !sink_error_) sink_error_ = error;
+    stats_snapshot_ = processor_.stats();
+    space_ready_.notify_all();
+  };
+  auto error_of = [](const auto& result) {
+    return result ? std::nullopt : std::optional<EbpfError>(result.error());
+  };
   std::deque<Item> work;
   for (;;) {
-    bool stop;
     {
       std::unique_lock lock(mutex_);
       work_ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (closing_ && queue_.empty()) break;
       work.swap(queue_);
-      stop = closing_ && work.empty();
     }
-    if (stop) break;
-    std::optional<EbpfError> error;
-    size_t consumed = 0;
     for (auto& item : work) {
-      if (item.flush) {
-        Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
-        if (!flushed) {
-          error = flushed.error();
-          item.flush->set_value(std::unexpected(flushed.error()));
-        } else {
-          item.flush->set_value(processor_.flush_events());
-        }
+      if (!item.flush) {
+        publish(item.events.size(), error_of(processor_.process_batch(item.events)));
         continue;
       }
-      consumed += item.events.size();
-      auto outcome = processor_.process_batch(item.events);
-      if (!outcome && !error) error = outcome.error();
+      Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
+      if (!flushed) {
+        publish(0, error_of(flushed));
+        item.flush->set_value(std::unexpected(flushed.error()));
+        continue;
+      }
+      std::vector<EbpfEvent> events = processor_.flush_events();
+      publish(0, std::nullopt);
+      item.flush->set_value(std::move(events));
     }
     work.clear();
-    std::lock_guard lock(mutex_);
-    queued_events_ -= consumed;
-    if (error && !sink_error_) sink_error_ = std::move(error);
-    stats_snapshot_ = processor_.stats();
-    space_ready_.notify_all();
   }
   // Deliver what is left; a failure here is reported by close().
-  if (processor_.has_sink()) {
-    auto flushed = processor_.flush_to_sink();
-    std::lock_guard lock(mutex_);
-    if (!flushed && !sink_error_) sink_error_ = flushed.error();
-  }
-  std::lock_guard lock(mutex_);
-  stats_snapshot_ = processor_.stats();
+  publish(0, error_of(processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{}));
 }
 
 Result<void> AsyncEventProcessor::close() {
