@@ -1,0 +1,29 @@
+// ClockReference: one simultaneous reading of CLOCK_MONOTONIC and CLOCK_REALTIME, taken when a
+// recording starts and stored in the tape. Events carry monotonic time (what the kernel's
+// bpf_ktime_get_ns returns); outputs that need wall time (OTLP) convert with this, so a replay
+// on another machine, years later, gives the same Unix timestamps.
+#pragma once
+
+#include <cstdint>
+
+namespace otlp::ebpf {
+
+struct ClockReference {
+  uint64_t monotonic_ns = 0;
+  uint64_t realtime_ns = 0;  // Unix epoch nanoseconds at the same instant
+
+  // Unix nanoseconds for a monotonic timestamp (saturating at 0 for times before the epoch).
+  uint64_t to_unix_ns(uint64_t monotonic) const {
+    if (monotonic >= monotonic_ns) return realtime_ns + (monotonic - monotonic_ns);
+    uint64_t back = monotonic_ns - monotonic;
+    return back > realtime_ns ? 0 : realtime_ns - back;
+  }
+
+  // Reads both clocks now, bracketing the realtime read by two monotonic reads and using
+  // their midpoint, so the pair is consistent to within the read cost (~tens of ns).
+  static ClockReference now();
+
+  bool operator==(const ClockReference&) const = default;
+};
+
+}  // namespace otlp::ebpf

@@ -1,0 +1,100 @@
+#include "core/process_table.h"
+
+#include <algorithm>
+
+namespace otlp::ebpf {
+namespace {
+
+void merge_known(ProcessInfo& into, const ProcessInfo& from) {
+  if (from.ppid) into.ppid = from.ppid;
+  if (!from.comm.empty()) into.comm = from.comm;
+  if (!from.exe.empty()) into.exe = from.exe;
+  if (!from.cmdline.empty()) into.cmdline = from.cmdline;
+  if (!from.cgroup.empty()) into.cgroup = from.cgroup;
+  if (!from.container_id.empty()) into.container_id = from.container_id;
+  if (from.exit_ns) {
+    into.exit_ns = from.exit_ns;
+    into.exit_code = from.exit_code;
+  }
+}
+
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+}  // namespace
+
+void ProcessTable::upsert(const ProcessInfo& info) {
+  auto& incarnations = by_pid_[info.pid];
+  for (auto& existing : incarnations) {
+    if (existing.start_ns == info.start_ns) {
+      merge_known(existing, info);
+      return;
+    }
+  }
+  auto pos = std::upper_bound(
+      incarnations.begin(), incarnations.end(), info.start_ns,
+      [](uint64_t start, const ProcessInfo& p) { return start < p.start_ns; });
+  incarnations.insert(pos, info);
+}
+
+void ProcessTable::mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_code) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) {
+    upsert(ProcessInfo{.pid = pid, .exit_ns = timestamp_ns, .exit_code = exit_code});
+    return;
+  }
+  for (auto p = it->second.rbegin(); p != it->second.rend(); ++p) {
+    if (p->start_ns <= timestamp_ns) {
+      p->exit_ns = timestamp_ns;
+      p->exit_code = exit_code;
+      return;
+    }
+  }
+}
+
+const ProcessInfo* ProcessTable::lookup(uint32_t pid, uint64_t timestamp_ns) const {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return nullptr;
+  const ProcessInfo* found = nullptr;
+  for (const auto& p : it->second) {
+    if (p.start_ns <= timestamp_ns) found = &p;
+  }
+  return found ? found : &it->second.front();
+}
+
+const ProcessInfo* ProcessTable::latest(uint32_t pid) const {
+  auto it = by_pid_.find(pid);
+  return it == by_pid_.end() || it->second.empty() ? nullptr : &it->second.back();
+}
+
+std::vector<ProcessInfo> ProcessTable::all() const {
+  std::vector<ProcessInfo> out;
+  for (const auto& [pid, incarnations] : by_pid_) {
+    out.insert(out.end(), incarnations.begin(), incarnations.end());
+  }
+  return out;
+}
+
+size_t ProcessTable::size() const {
+  size_t n = 0;
+  for (const auto& [pid, incarnations] : by_pid_) n += incarnations.size();
+  return n;
+}
+
+std::string container_id_from_cgroup(std::string_view path) {
+  // Scan every 64-hex run that is a whole path component, or follows "docker-"/"cri-containerd-"
+  // /"crio-"/"libpod-" and precedes ".scope"; the last one wins (innermost).
+  std::string found;
+  for (size_t i = 0; i + 64 <= path.size(); ++i) {
+    if (!std::all_of(path.begin() + i, path.begin() + i + 64, is_hex)) continue;
+    bool starts = i == 0 || path[i - 1] == '/' || path[i - 1] == '-';
+    size_t end = i + 64;
+    bool ends = end == path.size() || path[end] == '/' || path.substr(end).starts_with(".scope");
+    if (starts && ends) {
+      found = std::string(path.substr(i, 64));
+      i = end - 1;
+    }
+  }
+  return found;
+}
+
+}  // namespace otlp::ebpf
