@@ -1,0 +1,75 @@
+// Pipeline: source -> Sorter (order) -> EventProcessor (validate, filter, batch) ->
+// aggregators, plus loss accounting. The one path every source takes: live recording, tape
+// replay and simulation differ only in the EventSource.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "core/event_processor.h"
+#include "core/event_source.h"
+#include "core/sorter.h"
+#include "core/tracers/aggregator.h"
+
+namespace otlp::ebpf {
+
+struct PipelineOptions {
+  size_t buffer_size = 1 << 16;
+  size_t batch_size = 4096;
+  // 0 for sources that are already in time order (tapes); live/simulated per-CPU streams
+  // need a window covering how far apart CPUs drain.
+  uint64_t reorder_window_ns = 0;
+  EventFilter filter;  // user-set filters (--pid, --type, ...): counted as filtered
+};
+
+struct LossSummary {
+  uint64_t records = 0;
+  uint64_t events_lost = 0;
+  std::map<uint16_t, uint64_t> lost_by_cpu;  // ordered: deterministic reports
+  bool operator==(const LossSummary&) const = default;
+};
+
+struct PipelineStats {
+  uint64_t batches = 0;
+  uint64_t source_events = 0;  // events the source produced
+  SorterStats sorter;
+  EventProcessorStats processor;
+  LossSummary losses;
+};
+
+class Pipeline {
+ public:
+  static Result<std::unique_ptr<Pipeline>> create(PipelineOptions options);
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Aggregators are not owned and must outlive the pipeline; they see delivered events in
+  // order, and every loss record.
+  void add_aggregator(Aggregator& aggregator) { aggregators_.push_back(&aggregator); }
+
+  // Pulls `source` to its end, then finish()es.
+  Result<void> run(EventSource& source);
+  // For push-style callers (the live recorder): one batch at a time, then finish() once.
+  Result<void> process(const EventBatch& batch, const InternTable& interned);
+  Result<void> finish(const InternTable& interned);
+
+  PipelineStats stats() const;
+
+ private:
+  explicit Pipeline(PipelineOptions options, EventProcessor processor);
+  Result<void> deliver(std::span<const EbpfEvent> events);
+
+  PipelineOptions options_;
+  Sorter sorter_;
+  EventProcessor processor_;
+  std::vector<Aggregator*> aggregators_;
+  std::vector<EbpfEvent> ordered_;  // scratch: sorter output for one batch
+  const InternTable* interned_ = nullptr;  // valid during process()/finish() only
+  uint64_t batches_ = 0;
+  uint64_t source_events_ = 0;
+  LossSummary losses_;
+};
+
+}  // namespace otlp::ebpf

@@ -1,0 +1,165 @@
+#include "core/pipeline.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include <algorithm>
+
+#include "core/tracers/syscall_aggregator.h"
+#include "tests/test_events.h"
+
+namespace otlp::ebpf {
+namespace {
+
+using testing::syscall_at;
+
+std::vector<uint64_t> times(const std::vector<EbpfEvent>& events) {
+  std::vector<uint64_t> out;
+  for (const auto& e : events) out.push_back(e.timestamp_ns);
+  return out;
+}
+
+TEST(SorterTest, ReordersWithinTheWindow) {
+  Sorter sorter(100);
+  std::vector<EbpfEvent> out;
+  std::vector<EbpfEvent> in = {syscall_at(10), syscall_at(50), syscall_at(30), syscall_at(120),
+                               syscall_at(20), syscall_at(300)};
+  sorter.push(in, out);
+  // 300 arrived: watermark 200 releases everything up to 200, in order.
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{10, 20, 30, 50, 120}));
+  sorter.flush(out);
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{10, 20, 30, 50, 120, 300}));
+  EXPECT_EQ(sorter.stats().late_events, 0u);
+  EXPECT_EQ(sorter.stats().emitted, 6u);
+}
+
+TEST(SorterTest, LateEventsAreDeliveredAndCounted) {
+  Sorter sorter(10);
+  std::vector<EbpfEvent> out;
+  std::vector<EbpfEvent> in = {syscall_at(100), syscall_at(200), syscall_at(50)};
+  sorter.push(in, out);
+  sorter.flush(out);
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{100, 50, 200}));
+  EXPECT_EQ(sorter.stats().late_events, 1u);
+}
+
+TEST(SorterTest, EqualTimestampsKeepArrivalOrder) {
+  Sorter sorter(1000);
+  std::vector<EbpfEvent> out;
+  std::vector<EbpfEvent> in = {syscall_at(5, 1), syscall_at(5, 2), syscall_at(5, 3)};
+  sorter.push(in, out);
+  sorter.flush(out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].pid, 1u);
+  EXPECT_EQ(out[1].pid, 2u);
+  EXPECT_EQ(out[2].pid, 3u);
+}
+
+TEST(SorterTest, ZeroWindowPassesThrough) {
+  Sorter sorter(0);
+  std::vector<EbpfEvent> out;
+  std::vector<EbpfEvent> in = {syscall_at(1), syscall_at(2), syscall_at(2), syscall_at(1)};
+  sorter.push(in, out);
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{1, 2, 2, 1}));
+  EXPECT_EQ(sorter.stats().late_events, 1u);
+  EXPECT_EQ(sorter.stats().max_held, 0u);
+}
+
+// Any arrival order, any window: the output is a permutation of the input, and the events
+// emitted after a later one are exactly those counted late; displacement below the window
+// means no late events at all.
+RC_GTEST_PROP(SorterProperties, OrderedExceptCountedLateEvents, ()) {
+  auto base = *rc::gen::container<std::vector<uint64_t>>(rc::gen::inRange<uint64_t>(1, 10000));
+  std::sort(base.begin(), base.end());
+  auto jitter = *rc::gen::inRange<uint64_t>(0, 500);
+  auto window = *rc::gen::inRange<uint64_t>(0, 1000);
+  std::vector<EbpfEvent> in;
+  for (size_t i = 0; i < base.size(); ++i) {
+    uint64_t shift = jitter ? *rc::gen::inRange<uint64_t>(0, jitter + 1) : 0;
+    in.push_back(syscall_at(base[i] + shift, static_cast<uint32_t>(i + 1)));
+  }
+  Sorter sorter(window);
+  std::vector<EbpfEvent> out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t n = *rc::gen::inRange<size_t>(1, in.size() - i + 1);
+    sorter.push(std::span(in).subspan(i, n), out);
+    i += n;
+  }
+  sorter.flush(out);
+  RC_ASSERT(out.size() == in.size());
+  auto by_pid = [](const EbpfEvent& a, const EbpfEvent& b) { return a.pid < b.pid; };
+  auto sorted_out = out;
+  std::sort(sorted_out.begin(), sorted_out.end(), by_pid);
+  RC_ASSERT(sorted_out == in);  // pids are the input positions
+  uint64_t max_seen = 0, out_of_order = 0;
+  for (const auto& e : out) {
+    if (e.timestamp_ns < max_seen) ++out_of_order;
+    max_seen = std::max(max_seen, e.timestamp_ns);
+  }
+  RC_ASSERT(out_of_order == sorter.stats().late_events);
+  if (jitter <= window) RC_ASSERT(sorter.stats().late_events == 0u);
+}
+
+// An in-memory source: batches handed out in order.
+class VectorSource : public EventSource {
+ public:
+  explicit VectorSource(std::vector<EventBatch> batches) : batches_(std::move(batches)) {}
+  Result<bool> next(EventBatch& batch) override {
+    batch.clear();
+    if (index_ >= batches_.size()) return false;
+    batch = batches_[index_++];
+    return true;
+  }
+  const InternTable& interned() const override { return interned_; }
+  const ProcessTable& processes() const override { return processes_; }
+  ClockReference clock() const override { return {}; }
+  std::string recording_id() const override { return "test"; }
+
+ private:
+  std::vector<EventBatch> batches_;
+  size_t index_ = 0;
+  InternTable interned_;
+  ProcessTable processes_;
+};
+
+TEST(PipelineTest, EverySourceEventIsAccountedForAndLossesAreSummed) {
+  std::vector<EventBatch> batches(2);
+  batches[0].events = {syscall_at(10, 1), syscall_at(30, 2), syscall_at(20, 1)};
+  batches[0].losses = {LossRecord{25, 1, 7}};
+  batches[1].events = {syscall_at(40, 1), syscall_at(0, 1) /* invalid */, syscall_at(50, 3)};
+  batches[1].losses = {LossRecord{45, 1, 3}, LossRecord{46, 0, 1}};
+  VectorSource source(batches);
+  PipelineOptions options;
+  options.batch_size = 2;
+  options.buffer_size = 4;
+  options.reorder_window_ns = 100;
+  options.filter = !EventFilter::by_pid(3);
+  auto pipeline = Pipeline::create(options).value();
+  SyscallAggregator syscalls;
+  pipeline->add_aggregator(syscalls);
+  ASSERT_TRUE(pipeline->run(source).has_value());
+  auto s = pipeline->stats();
+  EXPECT_EQ(s.batches, 2u);
+  EXPECT_EQ(s.source_events, 6u);
+  EXPECT_EQ(s.processor.received, 6u);
+  EXPECT_EQ(s.processor.delivered, 4u);
+  EXPECT_EQ(s.processor.filtered, 1u);
+  EXPECT_EQ(s.processor.rejected, 1u);
+  EXPECT_EQ(s.sorter.late_events, 0u);
+  EXPECT_EQ(s.losses.records, 3u);
+  EXPECT_EQ(s.losses.events_lost, 11u);
+  EXPECT_EQ(s.losses.lost_by_cpu, (std::map<uint16_t, uint64_t>{{0, 1}, {1, 10}}));
+  EXPECT_EQ(syscalls.stats().syscalls_traced, 4u);
+  EXPECT_EQ(syscalls.pids(), (std::vector<uint32_t>{1, 2}));
+}
+
+TEST(PipelineTest, RejectsBadOptions) {
+  PipelineOptions options;
+  options.batch_size = 0;
+  EXPECT_EQ(Pipeline::create(options).error().kind(), ErrorKind::ConfigError);
+}
+
+}  // namespace
+}  // namespace otlp::ebpf
