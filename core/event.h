@@ -29,7 +29,7 @@ inline constexpr uint32_t kNoId = 0;
 enum class EbpfEventType : uint8_t {
   CpuSample = 0,      // perf_event sample: user + kernel stack
   NetworkPacket = 1,  // bytes sent or received on a socket (TCP or UDP)
-  Syscall = 2,        // one completed syscall: number, return value, duration
+  Syscall = 2,        // one completed syscall: number, return value, duration (ts = exit)
   MemoryAlloc = 3,    // malloc/calloc/realloc/mmap returned an address
   MemoryFree = 4,     // free/munmap (or the old half of a realloc)
   ProcessExec = 5,
@@ -55,11 +55,15 @@ struct CpuSampleData {
   StackId kernel_stack;  // kNoId when the sample hit user mode
 };
 
+// The event timestamp is the syscall's EXIT (entry = timestamp - duration_ns): events reach
+// the ring buffer at exit, so stamping them then keeps each CPU's stream in time order even
+// when a syscall blocks for seconds (a blocking accept() stamped at entry would arrive
+// "seconds late" for every reorder window).
 struct SyscallData {
   uint32_t nr;            // syscall number of the recording machine's ABI (x86_64)
   uint32_t reserved;
   int64_t ret;            // raw return value: negative errno on failure
-  uint64_t duration_ns;   // sys_enter -> sys_exit; the event timestamp is the entry
+  uint64_t duration_ns;   // sys_enter -> sys_exit
 };
 
 enum class MemoryOp : uint8_t { Malloc = 0, Calloc = 1, Realloc = 2, Mmap = 3, Free = 4, Munmap = 5 };
