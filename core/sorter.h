@@ -27,7 +27,8 @@ class Sorter {
   // counting late events.
   explicit Sorter(uint64_t window_ns) : window_ns_(window_ns) {}
 
-  // Adds events; appends to `out` every event whose time is now outside the window.
+  // Adds one batch (e.g. one drain of every CPU); then appends to `out` every held event whose
+  // time is now outside the window, in order.
   void push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out);
   // Appends everything still held, in order (end of stream).
   void flush(std::vector<EbpfEvent>& out);

@@ -37,10 +37,13 @@ TEST(SorterTest, ReordersWithinTheWindow) {
 TEST(SorterTest, LateEventsAreDeliveredAndCounted) {
   Sorter sorter(10);
   std::vector<EbpfEvent> out;
-  std::vector<EbpfEvent> in = {syscall_at(100), syscall_at(200), syscall_at(50)};
-  sorter.push(in, out);
+  std::vector<EbpfEvent> first = {syscall_at(100), syscall_at(200), syscall_at(60)};
+  sorter.push(first, out);  // one batch is sorted as a whole: 60 is not late
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{60, 100}));
+  std::vector<EbpfEvent> second = {syscall_at(50)};
+  sorter.push(second, out);  // a later batch older than what was emitted: late
   sorter.flush(out);
-  EXPECT_EQ(times(out), (std::vector<uint64_t>{100, 50, 200}));
+  EXPECT_EQ(times(out), (std::vector<uint64_t>{60, 100, 50, 200}));
   EXPECT_EQ(sorter.stats().late_events, 1u);
 }
 
