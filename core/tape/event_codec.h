@@ -1,0 +1,100 @@
+// Column encoding of events and losses (the Events frame). Private to core/tape: the writer
+// and reader are the only users; tests reach it through them.
+//
+// Each header field and each payload field is its own column (timestamps as zigzag deltas,
+// pids as deltas, tids relative to the pid, payload fields per payload kind), so zstd sees
+// long runs of near-identical bytes: a syscall storm compresses to ~2-3 bytes/event. Events
+// whose 64 bytes are not exactly what the columns rebuild (non-zero reserved/padding bytes)
+// are stored whole, so the encoding is lossless for every valid event.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/tape/tape.capnp.h"
+
+namespace otlp::ebpf::tape {
+
+// The event as the columns rebuild it: header + the payload fields of its kind, all other
+// bytes zero. encode() stores an event verbatim exactly when canonical(e) != e.
+EbpfEvent canonical_event(const EbpfEvent& event);
+
+// Largest string and stack id an event refers to (0 when none).
+struct InternRefs {
+  uint32_t max_string = 0;
+  uint32_t max_stack = 0;
+};
+void add_intern_refs(const EbpfEvent& event, InternRefs* refs);
+
+// Accumulates one Events frame. Memory: the column bytes (a few bytes per event), no event
+// copies. Not thread-safe.
+class EventFrameEncoder {
+ public:
+  EventFrameEncoder();
+  void add_event(const EbpfEvent& event);
+  void add_loss(const LossRecord& loss);
+  // Closes the current batch (no-op when it is empty).
+  void end_batch();
+
+  uint32_t event_count() const { return event_count_; }
+  uint32_t loss_count() const { return loss_count_; }
+  bool empty() const { return event_count_ == 0 && loss_count_ == 0; }
+  // Bytes of column data so far (the frame's raw size minus a few hundred bytes of framing).
+  size_t encoded_bytes() const { return encoded_bytes_; }
+  uint64_t first_timestamp_ns() const { return first_ts_; }
+  uint64_t last_timestamp_ns() const { return last_ts_; }
+
+  // Writes everything added (closing the open batch) into `out`; then clear() to reuse.
+  void build(schema::Events::Builder out);
+  void clear();
+
+ private:
+  enum Column : uint8_t {
+    kTimestamps, kTypes, kCpus, kPids, kTids, kFlags, kVerbatimIndex, kVerbatimEvents,
+    kCpuUserStack, kCpuKernelStack, kSysNr, kSysRet, kSysDuration,
+    kMemAddress, kMemSize, kMemOldAddress, kMemStack, kMemOp,
+    kProcParent, kProcChild, kProcExitCode, kProcComm, kProcFilename,
+    kNetSocket, kNetDuration, kNetBytes, kNetEndpoints, kNetPayload, kNetLocalPort,
+    kNetRemotePort, kNetSmall, kLossTimestamps, kLossCpus, kLossCounts, kColumnCount
+  };
+  void varint(Column c, uint64_t v);
+  void byte(Column c, uint8_t v);
+  void note_timestamp(uint64_t ts);
+
+  std::array<std::vector<uint8_t>, kColumnCount> columns_;
+  std::vector<uint32_t> batch_events_;
+  std::vector<uint32_t> batch_losses_;
+  uint32_t open_batch_events_ = 0;
+  uint32_t open_batch_losses_ = 0;
+  uint32_t event_count_ = 0;
+  uint32_t loss_count_ = 0;
+  size_t encoded_bytes_ = 0;
+  bool have_base_ = false;
+  uint64_t base_ts_ = 0;
+  uint64_t prev_ts_ = 0;
+  uint64_t prev_loss_ts_ = 0;
+  uint32_t prev_pid_ = 0;
+  uint64_t prev_mem_address_ = 0;
+  uint32_t last_verbatim_ = 0;
+  uint64_t first_ts_ = 0;
+  uint64_t last_ts_ = 0;
+};
+
+struct DecodedEvents {
+  std::vector<EventBatch> batches;
+  InternRefs refs;
+  uint64_t event_count = 0;
+  uint64_t first_timestamp_ns = 0;
+  uint64_t last_timestamp_ns = 0;
+};
+
+// Decodes and validates an Events message (every event passes validate_event; every column is
+// consumed exactly). Errors are FormatError messages without the frame offset: the caller
+// adds it. Allocations are bounded by the column sizes, i.e. by the frame's raw size.
+// Capnp accessors may throw kj::Exception; the caller converts them (see reader.cc).
+Result<DecodedEvents> decode_events(schema::Events::Reader in);
+
+}  // namespace otlp::ebpf::tape

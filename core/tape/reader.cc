@@ -1,0 +1,749 @@
+#include "core/tape/reader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <future>
+#include <new>
+#include <variant>
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+#include <kj/exception.h>
+#include <zstd.h>
+
+#include "core/tape/event_codec.h"
+#include "core/tape/tape.capnp.h"
+
+namespace otlp::ebpf::tape {
+namespace {
+
+std::string str(capnp::Text::Reader t) { return std::string(t.begin(), t.size()); }
+std::string str(capnp::Data::Reader d) {
+  return std::string(reinterpret_cast<const char*>(d.begin()), d.size());
+}
+
+// Where the bytes come from: a file (pread, so a file that shrinks under us gives an error,
+// not a SIGBUS as mmap would) or a caller-owned buffer.
+class Source {
+ public:
+  Source(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  explicit Source(std::span<const uint8_t> bytes) : bytes_(bytes), size_(bytes.size()) {}
+  ~Source() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  uint64_t size() const { return size_; }
+  Result<void> read_at(uint64_t offset, uint8_t* dst, size_t n) const {
+    if (offset > size_ || n > size_ - offset) {
+      return make_error(ErrorKind::Io, fmt::format("read of {} bytes at byte {} is past the end "
+                                                   "of {} ({} bytes)", n, offset, path_, size_));
+    }
+    if (fd_ < 0) {
+      std::memcpy(dst, bytes_.data() + offset, n);
+      return {};
+    }
+    while (n > 0) {
+      ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+      if (got < 0) {
+        if (errno == EINTR) continue;
+        return errno_error(ErrorKind::Io, fmt::format("read {} at byte {}", path_, offset), errno);
+      }
+      if (got == 0) {
+        return make_error(ErrorKind::Io, fmt::format("{} shrank while being read (at byte {})",
+                                                     path_, offset));
+      }
+      dst += got;
+      n -= static_cast<size_t>(got);
+      offset += static_cast<uint64_t>(got);
+    }
+    return {};
+  }
+
+ private:
+  int fd_ = -1;
+  std::string path_ = "<memory>";
+  std::span<const uint8_t> bytes_;
+  uint64_t size_ = 0;
+};
+
+// A frame as read from the file: header checked for sanity, payload not yet verified.
+struct RawFrame {
+  uint64_t offset = 0;
+  FrameHeader header;
+  std::vector<uint8_t> stored;
+};
+
+enum class ReadStatus { Frame, End, Truncated };
+struct ReadOutcome {
+  ReadStatus status = ReadStatus::End;
+  RawFrame frame;
+};
+
+struct InternedEntries {
+  uint32_t first_string = 0;
+  std::vector<std::string> strings;
+  uint32_t first_stack = 0;
+  std::vector<std::vector<uint64_t>> stacks;
+};
+
+struct DecodedFrame {
+  uint64_t offset = 0;
+  uint8_t type = 0;
+  uint64_t stored_bytes = 0;
+  uint64_t raw_bytes = 0;
+  std::variant<std::monostate, TapeMetadata, InternedEntries, DecodedEvents,
+               std::vector<ProcessInfo>, std::pair<std::vector<Mapping>, std::vector<Symbol>>,
+               BpfStatsSnapshot, TapeIndex>
+      content;
+};
+
+EbpfError frame_error(uint64_t offset, std::string_view what) {
+  return EbpfError(ErrorKind::FormatError,
+                   fmt::format("corrupt frame at byte {}: {} (the tape is damaged from this "
+                               "byte on; everything before it is intact)",
+                               offset, what));
+}
+
+TapeMetadata decode_metadata(schema::Metadata::Reader in) {
+  TapeMetadata m;
+  m.format_major = in.getFormatMajor();
+  m.format_minor = in.getFormatMinor();
+  m.max_frame_bytes = in.getMaxFrameBytes();
+  m.tool_version = str(in.getToolVersion());
+  m.hostname = str(in.getHostname());
+  m.kernel_release = str(in.getKernelRelease());
+  m.boot_id = str(in.getBootId());
+  m.cpu_count = in.getCpuCount();
+  m.page_size = in.getPageSize();
+  m.clock.monotonic_ns = in.getClock().getMonotonicNs();
+  m.clock.realtime_ns = in.getClock().getRealtimeNs();
+  auto c = in.getConfig();
+  m.config.enable_cpu_profiling = c.getCpuProfiling();
+  m.config.enable_network_tracing = c.getNetworkTracing();
+  m.config.enable_syscall_tracing = c.getSyscallTracing();
+  m.config.enable_memory_tracing = c.getMemoryTracing();
+  m.config.sample_rate = c.getSampleRateHz();
+  m.config.duration = std::chrono::milliseconds(static_cast<int64_t>(c.getDurationMs()));
+  m.config.max_samples = c.getMaxSamples();
+  for (auto p : in.getProbes()) {
+    m.probes.push_back(ProbeInfo{str(p.getName()), str(p.getKind()), str(p.getTarget())});
+  }
+  m.recording_id = str(in.getRecordingId());
+  for (auto arg : in.getCommand()) m.command.push_back(str(arg));
+  return m;
+}
+
+// Everything below the frame header: checksum, decompression, Cap'n Proto, per-type decode.
+// Pure (touches no reader state), so it runs on worker threads. Cap'n Proto reports malformed
+// messages by throwing kj::Exception; this is the one place that turns them into errors.
+Result<DecodedFrame> decode_frame(const RawFrame& raw) {
+  const uint64_t off = raw.offset;
+  const auto& h = raw.header;
+  auto header_bytes = encode_frame_header(h.type, h.stored_size, h.raw_size, raw.stored);
+  if (get_u32(header_bytes.data() + 16) != h.crc) {
+    return std::unexpected(frame_error(
+        off, fmt::format("checksum mismatch (stored {:08x}, computed {:08x})", h.crc,
+                         get_u32(header_bytes.data() + 16))));
+  }
+  if (h.raw_size % sizeof(capnp::word) != 0) {
+    return std::unexpected(
+        frame_error(off, fmt::format("raw size {} is not a whole number of words", h.raw_size)));
+  }
+  unsigned long long content = ZSTD_getFrameContentSize(raw.stored.data(), raw.stored.size());
+  if (content != h.raw_size) {
+    return std::unexpected(frame_error(
+        off, fmt::format("zstd frame holds {} bytes, the header says {}",
+                         content == ZSTD_CONTENTSIZE_UNKNOWN ? std::string("an unknown number of")
+                         : content == ZSTD_CONTENTSIZE_ERROR ? std::string("no valid")
+                                                             : std::to_string(content),
+                         h.raw_size)));
+  }
+  DecodedFrame out;
+  out.offset = off;
+  out.type = h.type;
+  out.stored_bytes = raw.stored.size();
+  out.raw_bytes = h.raw_size;
+  try {
+    // Sized by raw_size, which the caller checked against the frame limit.
+    auto words = kj::heapArray<capnp::word>(h.raw_size / sizeof(capnp::word));
+    size_t n = ZSTD_decompress(words.begin(), words.asBytes().size(), raw.stored.data(),
+                               raw.stored.size());
+    if (ZSTD_isError(n) || n != h.raw_size) {
+      return std::unexpected(frame_error(
+          off, ZSTD_isError(n) ? fmt::format("zstd: {}", ZSTD_getErrorName(n))
+                               : fmt::format("decompressed {} bytes, the header says {}", n,
+                                             h.raw_size)));
+    }
+    capnp::ReaderOptions limits;
+    // Traversal is bounded by a small multiple of the message itself, so a message cannot
+    // make us walk (or allocate for) more than it holds; depth 16 is twice what the schema needs.
+    limits.traversalLimitInWords = words.size() * 4 + 1024;
+    limits.nestingLimit = 16;
+    capnp::FlatArrayMessageReader message(words, limits);
+    switch (static_cast<FrameType>(h.type)) {
+      case FrameType::Metadata:
+        out.content = decode_metadata(message.getRoot<schema::Metadata>());
+        break;
+      case FrameType::Interned: {
+        auto in = message.getRoot<schema::Interned>();
+        InternedEntries entries;
+        entries.first_string = in.getFirstStringId();
+        entries.first_stack = in.getFirstStackId();
+        auto strings = in.getStrings();
+        entries.strings.reserve(strings.size());
+        for (auto s : strings) entries.strings.push_back(str(s));
+        auto stacks = in.getStacks();
+        entries.stacks.reserve(stacks.size());
+        for (auto s : stacks) {
+          auto& frames = entries.stacks.emplace_back();
+          frames.reserve(s.size());
+          for (uint64_t pc : s) frames.push_back(pc);
+        }
+        out.content = std::move(entries);
+        break;
+      }
+      case FrameType::Events: {
+        auto decoded = decode_events(message.getRoot<schema::Events>());
+        if (!decoded) return std::unexpected(frame_error(off, decoded.error().message()));
+        out.content = std::move(*decoded);
+        break;
+      }
+      case FrameType::Processes: {
+        std::vector<ProcessInfo> list;
+        auto updates = message.getRoot<schema::Processes>().getUpdates();
+        list.reserve(updates.size());
+        for (auto p : updates) {
+          ProcessInfo info{p.getPid(), p.getPpid(), str(p.getComm()), str(p.getExe()), {},
+                           p.getStartTimeNs(), p.getExitTimeNs(), p.getExitCode()};
+          for (auto arg : p.getCmdline()) info.cmdline.push_back(str(arg));
+          list.push_back(std::move(info));
+        }
+        out.content = std::move(list);
+        break;
+      }
+      case FrameType::Symbols: {
+        auto in = message.getRoot<schema::Symbols>();
+        std::pair<std::vector<Mapping>, std::vector<Symbol>> content;
+        for (auto m : in.getMappings()) {
+          content.first.push_back(Mapping{m.getPid(), m.getStart(), m.getEnd(),
+                                          m.getFileOffset(), str(m.getPath()),
+                                          str(m.getBuildId())});
+        }
+        for (auto s : in.getSymbols()) {
+          content.second.push_back(
+              Symbol{s.getPid(), s.getAddress(), s.getSize(), str(s.getName())});
+        }
+        out.content = std::move(content);
+        break;
+      }
+      case FrameType::BpfStats: {
+        auto in = message.getRoot<schema::BpfStats>();
+        BpfStatsSnapshot snap;
+        snap.timestamp_ns = in.getTimestampNs();
+        for (auto p : in.getPrograms()) {
+          snap.programs.push_back(BpfProgramStats{str(p.getName()), p.getProgramId(),
+                                                  p.getRunTimeNs(), p.getRunCount(),
+                                                  p.getRecursionMisses()});
+        }
+        out.content = std::move(snap);
+        break;
+      }
+      case FrameType::Index: {
+        auto in = message.getRoot<schema::Index>();
+        TapeIndex index;
+        index.event_count = in.getEventCount();
+        index.loss_count = in.getLossCount();
+        index.string_count = in.getStringCount();
+        index.stack_count = in.getStackCount();
+        auto frames = in.getFrames();
+        index.frames.reserve(frames.size());
+        for (auto f : frames) {
+          index.frames.push_back(IndexEntry{f.getOffset(), f.getType(), f.getFirstTimestampNs(),
+                                            f.getLastTimestampNs(), f.getEventCount()});
+        }
+        out.content = std::move(index);
+        break;
+      }
+      default:
+        break;  // a frame type from a newer minor version: skipped
+    }
+  } catch (const kj::Exception& e) {
+    return std::unexpected(frame_error(
+        off, fmt::format("malformed {} message: {}", frame_type_name(h.type),
+                         std::string_view(e.getDescription().cStr()))));
+  } catch (const std::bad_alloc&) {
+    return std::unexpected(frame_error(off, "out of memory while decoding"));
+  }
+  return out;
+}
+
+}  // namespace
+
+struct TapeReader::Impl {
+  ReaderOptions options;
+  std::unique_ptr<Source> source;
+  FileHeader header;
+  uint32_t frame_limit = 0;  // min(header, options)
+  TapeMetadata metadata;
+  uint64_t first_frame_offset = 0;  // just after the metadata frame
+  uint64_t data_end = 0;            // index offset (complete) or file size
+  bool complete = false;
+  std::optional<TapeIndex> index;
+
+  InternTable interns;
+  std::map<uint32_t, ProcessInfo> processes;
+  std::vector<Mapping> mappings;
+  std::vector<Symbol> symbols;
+  std::vector<BpfStatsSnapshot> bpf_stats;
+  std::vector<std::string> warnings;
+  Stats stats;
+
+  // Iteration state.
+  uint64_t pos = 0;                  // next frame to read
+  uint64_t meta_applied_upto = 0;    // non-event frames before this offset are applied
+  uint64_t min_timestamp = 0;        // seek filter
+  bool reading_done = false;         // no more frames to schedule
+  bool finished = false;             // next() returned false
+  std::optional<uint64_t> truncated_at;
+  std::optional<EbpfError> error;
+  std::deque<std::future<Result<DecodedFrame>>> in_flight;
+  std::deque<EventBatch> ready;
+  uint64_t pass_events = 0;  // events delivered by frames of the current pass (for warnings)
+  uint64_t pass_frames = 0;
+
+  Result<ReadOutcome> read_frame(uint64_t offset, uint64_t end) const;
+  Result<DecodedFrame> read_and_decode(uint64_t offset, uint64_t end, uint8_t expected_type);
+  Result<void> apply(DecodedFrame&& frame);
+  Result<void> apply_interned(uint64_t offset, const InternedEntries& entries);
+  void schedule();
+  void reset_pipeline();
+  Result<void> load_index();
+  void finish_pass();
+};
+
+Result<ReadOutcome> TapeReader::Impl::read_frame(uint64_t offset, uint64_t end) const {
+  ReadOutcome out;
+  if (offset >= end) return out;  // End
+  const bool may_truncate = !complete;
+  if (end - offset < kFrameHeaderSize) {
+    if (may_truncate) {
+      out.status = ReadStatus::Truncated;
+      return out;
+    }
+    return std::unexpected(frame_error(offset, "frame header runs past the index"));
+  }
+  uint8_t h[kFrameHeaderSize];
+  BPFTAPE_RETURN_IF_ERROR(source->read_at(offset, h, sizeof(h)));
+  if (std::memcmp(h, kFrameMagic.data(), kFrameMagic.size()) != 0) {
+    return std::unexpected(frame_error(offset, "no frame header here (bad frame magic)"));
+  }
+  RawFrame& f = out.frame;
+  f.offset = offset;
+  f.header.type = h[4];
+  f.header.encoding = h[5];
+  f.header.stored_size = get_u32(h + 8);
+  f.header.raw_size = get_u32(h + 12);
+  f.header.crc = get_u32(h + 16);
+  if (f.header.encoding != kEncodingZstd || get_u16(h + 6) != 0) {
+    return std::unexpected(frame_error(
+        offset, fmt::format("unknown frame encoding {} (this bpftape knows zstd = 1)",
+                            f.header.encoding)));
+  }
+  if (f.header.stored_size > frame_limit || f.header.raw_size > frame_limit) {
+    return std::unexpected(frame_error(
+        offset, fmt::format("frame declares {} stored / {} raw bytes, over the tape's limit of {}",
+                            f.header.stored_size, f.header.raw_size, frame_limit)));
+  }
+  if (f.header.stored_size > end - offset - kFrameHeaderSize) {
+    if (may_truncate) {
+      out.status = ReadStatus::Truncated;
+      return out;
+    }
+    return std::unexpected(frame_error(offset, "frame runs past the index"));
+  }
+  f.stored.resize(f.header.stored_size);  // bounded by frame_limit and by the file
+  BPFTAPE_RETURN_IF_ERROR(
+      source->read_at(offset + kFrameHeaderSize, f.stored.data(), f.stored.size()));
+  out.status = ReadStatus::Frame;
+  return out;
+}
+
+Result<DecodedFrame> TapeReader::Impl::read_and_decode(uint64_t offset, uint64_t end,
+                                                       uint8_t expected_type) {
+  BPFTAPE_ASSIGN_OR_RETURN(ReadOutcome read, read_frame(offset, end));
+  if (read.status != ReadStatus::Frame) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("expected a {} frame at byte {}, but the file ends there "
+                                  "(truncated: {} bytes)",
+                                  frame_type_name(expected_type), offset, source->size()));
+  }
+  if (read.frame.header.type != expected_type) {
+    return std::unexpected(frame_error(
+        offset, fmt::format("expected a {} frame, found type {}", frame_type_name(expected_type),
+                            read.frame.header.type)));
+  }
+  return decode_frame(read.frame);
+}
+
+Result<void> TapeReader::Impl::apply_interned(uint64_t offset, const InternedEntries& e) {
+  if (e.first_string != interns.string_count() + 1 || e.first_stack != interns.stack_count() + 1) {
+    return std::unexpected(frame_error(
+        offset, fmt::format("interned entries start at string id {} / stack id {}, expected "
+                            "{} / {}",
+                            e.first_string, e.first_stack, interns.string_count() + 1,
+                            interns.stack_count() + 1)));
+  }
+  for (size_t i = 0; i < e.strings.size(); ++i) {
+    if (interns.intern_string(e.strings[i]) != e.first_string + i) {
+      return std::unexpected(frame_error(
+          offset, fmt::format("interned string {} duplicates an earlier entry",
+                              e.first_string + i)));
+    }
+  }
+  for (size_t i = 0; i < e.stacks.size(); ++i) {
+    if (interns.intern_stack(e.stacks[i]) != e.first_stack + i) {
+      return std::unexpected(frame_error(
+          offset, fmt::format("interned stack {} duplicates an earlier entry",
+                              e.first_stack + i)));
+    }
+  }
+  return {};
+}
+
+Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
+  ++stats.frames;
+  stats.stored_bytes += f.stored_bytes;
+  stats.raw_bytes += f.raw_bytes;
+  ++pass_frames;
+  // Non-event frames already applied (by an earlier pass or a seek) are not applied twice.
+  const bool already = f.offset < meta_applied_upto;
+  if (!already && f.type != static_cast<uint8_t>(FrameType::Events)) {
+    meta_applied_upto = f.offset + 1;
+  }
+  switch (static_cast<FrameType>(f.type)) {
+    case FrameType::Interned:
+      if (!already) {
+        BPFTAPE_RETURN_IF_ERROR(apply_interned(f.offset, std::get<InternedEntries>(f.content)));
+      }
+      break;
+    case FrameType::Events: {
+      auto& ev = std::get<DecodedEvents>(f.content);
+      if (ev.refs.max_string > interns.string_count() ||
+          ev.refs.max_stack > interns.stack_count()) {
+        return std::unexpected(frame_error(
+            f.offset, fmt::format("events refer to string id {} / stack id {} but only {} / {} "
+                                  "are defined before this frame",
+                                  ev.refs.max_string, ev.refs.max_stack, interns.string_count(),
+                                  interns.stack_count())));
+      }
+      ++stats.event_frames;
+      stats.events += ev.event_count;
+      pass_events += ev.event_count;
+      for (auto& b : ev.batches) ready.push_back(std::move(b));
+      break;
+    }
+    case FrameType::Processes:
+      if (!already) {
+        for (auto& p : std::get<std::vector<ProcessInfo>>(f.content)) {
+          uint32_t pid = p.pid;
+          processes.insert_or_assign(pid, std::move(p));
+        }
+      }
+      break;
+    case FrameType::Symbols:
+      if (!already) {
+        auto& [maps, syms] =
+            std::get<std::pair<std::vector<Mapping>, std::vector<Symbol>>>(f.content);
+        mappings.insert(mappings.end(), maps.begin(), maps.end());
+        symbols.insert(symbols.end(), syms.begin(), syms.end());
+      }
+      break;
+    case FrameType::BpfStats:
+      if (!already) bpf_stats.push_back(std::move(std::get<BpfStatsSnapshot>(f.content)));
+      break;
+    case FrameType::Metadata:
+      return std::unexpected(frame_error(f.offset, "a second metadata frame"));
+    case FrameType::Index:  // only reached when scanning a tape whose trailer is damaged
+    default:
+      break;
+  }
+  return {};
+}
+
+// Reads frames (I/O on this thread) and hands their decoding to worker threads, keeping at
+// most decode_threads frames in flight. Each future owns its RawFrame: no shared state.
+void TapeReader::Impl::schedule() {
+  const size_t window = std::max(1u, options.decode_threads);
+  while (!reading_done && in_flight.size() < window) {
+    auto read = read_frame(pos, data_end);
+    if (!read) {
+      std::promise<Result<DecodedFrame>> p;
+      p.set_value(std::unexpected(read.error()));
+      in_flight.push_back(p.get_future());
+      reading_done = true;
+      break;
+    }
+    if (read->status != ReadStatus::Frame) {
+      if (read->status == ReadStatus::Truncated) truncated_at = pos;
+      reading_done = true;
+      break;
+    }
+    pos += kFrameHeaderSize + read->frame.stored.size();
+    if (options.decode_threads <= 1) {
+      std::promise<Result<DecodedFrame>> p;
+      p.set_value(decode_frame(read->frame));
+      in_flight.push_back(p.get_future());
+    } else {
+      in_flight.push_back(std::async(std::launch::async,
+                                     [frame = std::move(read->frame)] { return decode_frame(frame); }));
+    }
+  }
+}
+
+void TapeReader::Impl::reset_pipeline() {
+  in_flight.clear();  // std::async futures wait for their task here
+  ready.clear();
+  reading_done = false;
+  finished = false;
+  truncated_at.reset();
+}
+
+void TapeReader::Impl::finish_pass() {
+  finished = true;
+  if (complete) return;
+  std::string where =
+      truncated_at ? fmt::format("truncated at byte {} of {}", *truncated_at, source->size())
+                   : fmt::format("no index (ends at byte {} without one)", source->size());
+  warnings.push_back(fmt::format("{}: {} events in {} frames recovered (the writer did not "
+                                 "close the tape; everything after the last whole frame is lost)",
+                                 where, pass_events, pass_frames));
+}
+
+Result<void> TapeReader::Impl::load_index() {
+  const uint64_t size = source->size();
+  if (size < first_frame_offset + kTrailerSize) return make_error(ErrorKind::FormatError, "no trailer");
+  uint8_t trailer[kTrailerSize];
+  BPFTAPE_RETURN_IF_ERROR(source->read_at(size - kTrailerSize, trailer, sizeof(trailer)));
+  if (std::memcmp(trailer + 8, kTrailerMagic.data(), kTrailerMagic.size()) != 0) {
+    return make_error(ErrorKind::FormatError, "no trailer");
+  }
+  const uint64_t index_offset = get_u64(trailer);
+  const uint64_t index_end = size - kTrailerSize;
+  if (index_offset < first_frame_offset || index_offset >= index_end) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("the trailer points at byte {}, outside the tape", index_offset));
+  }
+  // Frames inside [first_frame_offset, index_offset) are all whole on a complete tape.
+  complete = true;
+  auto decoded = read_and_decode(index_offset, index_end, static_cast<uint8_t>(FrameType::Index));
+  complete = false;
+  if (!decoded) return std::unexpected(decoded.error());
+  if (decoded->offset + kFrameHeaderSize + decoded->stored_bytes != index_end) {
+    return make_error(ErrorKind::FormatError, "the index frame does not end at the trailer");
+  }
+  TapeIndex idx = std::move(std::get<TapeIndex>(decoded->content));
+  uint64_t prev = 0;
+  for (const auto& e : idx.frames) {
+    if (e.offset < first_frame_offset || e.offset >= index_offset || (prev && e.offset <= prev) ||
+        e.first_timestamp_ns > e.last_timestamp_ns) {
+      return make_error(ErrorKind::FormatError,
+                        fmt::format("index entry for byte {} is inconsistent", e.offset));
+    }
+    prev = e.offset;
+  }
+  index = std::move(idx);
+  data_end = index_offset;
+  complete = true;
+  return {};
+}
+
+TapeReader::TapeReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TapeReader::~TapeReader() = default;
+
+namespace {
+
+Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> source,
+                                                    const ReaderOptions& options) {
+  auto impl = std::make_unique<TapeReader::Impl>();
+  impl->options = options;
+  impl->source = std::move(source);
+  const uint64_t size = impl->source->size();
+  if (size < kFileHeaderSize) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("not a bpftape tape: {} bytes, shorter than the {}-byte header "
+                                  "(an empty or truncated file)",
+                                  size, kFileHeaderSize));
+  }
+  uint8_t h[kFileHeaderSize];
+  BPFTAPE_RETURN_IF_ERROR(impl->source->read_at(0, h, sizeof(h)));
+  if (std::memcmp(h, kFileMagic.data(), kFileMagic.size()) != 0) {
+    return make_error(ErrorKind::FormatError,
+                      "not a bpftape tape (bad magic; bpftape tapes start with \"BPFTAPE\")");
+  }
+  if (get_u32(h + 28) != crc32c(std::span<const uint8_t>(h, 28))) {
+    return make_error(ErrorKind::FormatError, "the tape's file header is damaged (checksum "
+                                              "mismatch in bytes 0-31)");
+  }
+  impl->header.major = get_u16(h + 8);
+  impl->header.minor = get_u16(h + 10);
+  impl->header.max_frame_bytes = get_u32(h + 16);
+  if (impl->header.major != kFormatMajor) {
+    return make_error(ErrorKind::NotSupported,
+                      fmt::format("tape format version {}.{} cannot be read by this bpftape, which "
+                                  "reads format {}.x (up to {}.{}): use a bpftape built for "
+                                  "format {}",
+                                  impl->header.major, impl->header.minor, kFormatMajor,
+                                  kFormatMajor, kFormatMinor, impl->header.major));
+  }
+  if (get_u32(h + 12) != kFileHeaderSize || impl->header.max_frame_bytes < kMinFrameLimit ||
+      impl->header.max_frame_bytes > kMaxFrameLimit) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("the tape's file header is inconsistent (header size {}, max "
+                                  "frame size {})",
+                                  get_u32(h + 12), impl->header.max_frame_bytes));
+  }
+  if (impl->header.max_frame_bytes > options.max_frame_bytes) {
+    return make_error(ErrorKind::NotSupported,
+                      fmt::format("the tape declares frames of up to {} bytes, over this reader's "
+                                  "limit of {}: raise ReaderOptions::max_frame_bytes",
+                                  impl->header.max_frame_bytes, options.max_frame_bytes));
+  }
+  impl->frame_limit = impl->header.max_frame_bytes;
+  impl->data_end = size;
+  BPFTAPE_ASSIGN_OR_RETURN(DecodedFrame meta,
+                           impl->read_and_decode(kFileHeaderSize, size,
+                                                 static_cast<uint8_t>(FrameType::Metadata)));
+  impl->metadata = std::move(std::get<TapeMetadata>(meta.content));
+  impl->metadata.format_major = impl->header.major;
+  impl->metadata.format_minor = impl->header.minor;
+  impl->first_frame_offset = kFileHeaderSize + kFrameHeaderSize + meta.stored_bytes;
+  impl->pos = impl->meta_applied_upto = impl->first_frame_offset;
+  impl->stats.frames = 1;
+
+  if (auto r = impl->load_index(); !r) {
+    if (r.error().message() != "no trailer") {
+      impl->warnings.push_back(fmt::format("the index is unreadable ({}); reading by scanning",
+                                           r.error().message()));
+    }
+    impl->data_end = size;
+    impl->complete = false;
+  }
+  return impl;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TapeReader>> TapeReader::open(const std::string& path,
+                                                     const ReaderOptions& options) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno_error(ErrorKind::Io, fmt::format("open {}", path), errno);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return errno_error(ErrorKind::Io, fmt::format("stat {}", path), err);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(ErrorKind::Io, fmt::format("{} is not a regular file", path));
+  }
+  auto source = std::make_unique<Source>(fd, path, static_cast<uint64_t>(st.st_size));
+  BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::move(source), options));
+  return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+}
+
+Result<std::unique_ptr<TapeReader>> TapeReader::open_memory(std::span<const uint8_t> bytes,
+                                                            const ReaderOptions& options) {
+  BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::make_unique<Source>(bytes), options));
+  return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+}
+
+Result<bool> TapeReader::next(EventBatch* batch) {
+  Impl& s = *impl_;
+  if (s.error) return std::unexpected(*s.error);
+  while (true) {
+    while (!s.ready.empty()) {
+      *batch = std::move(s.ready.front());
+      s.ready.pop_front();
+      if (s.min_timestamp > 0) {
+        const uint64_t t = s.min_timestamp;
+        std::erase_if(batch->events, [t](const EbpfEvent& e) { return e.timestamp_ns < t; });
+        std::erase_if(batch->losses, [t](const LossRecord& l) { return l.timestamp_ns < t; });
+      }
+      if (!batch->empty()) return true;
+    }
+    if (s.finished) return false;
+    s.schedule();
+    if (s.in_flight.empty()) {
+      s.finish_pass();
+      batch->clear();
+      return false;
+    }
+    auto decoded = s.in_flight.front().get();
+    s.in_flight.pop_front();
+    if (decoded) {
+      if (auto r = s.apply(std::move(*decoded)); !r) decoded = std::unexpected(r.error());
+    }
+    if (!decoded) {
+      s.error = decoded.error();
+      s.in_flight.clear();
+      return std::unexpected(*s.error);
+    }
+  }
+}
+
+Result<void> TapeReader::seek(uint64_t timestamp_ns) {
+  Impl& s = *impl_;
+  if (s.error) return std::unexpected(*s.error);
+  s.reset_pipeline();
+  s.min_timestamp = timestamp_ns;
+  s.pass_events = s.pass_frames = 0;
+  if (!s.index || timestamp_ns == 0) {
+    s.pos = s.first_frame_offset;
+    return {};
+  }
+  const auto& frames = s.index->frames;
+  auto target = std::find_if(frames.begin(), frames.end(), [&](const IndexEntry& e) {
+    return e.type == static_cast<uint8_t>(FrameType::Events) && e.last_timestamp_ns >= timestamp_ns;
+  });
+  const uint64_t target_offset = target == frames.end() ? s.data_end : target->offset;
+  // Interned (and other state) frames before the target: read those not applied yet.
+  for (auto it = frames.begin(); it != target; ++it) {
+    if (it->type == static_cast<uint8_t>(FrameType::Events) || it->offset < s.meta_applied_upto) {
+      continue;
+    }
+    auto decoded = s.read_and_decode(it->offset, s.data_end, it->type);
+    if (decoded) {
+      if (auto r = s.apply(std::move(*decoded)); !r) decoded = std::unexpected(r.error());
+    }
+    if (!decoded) {
+      s.error = decoded.error();
+      return std::unexpected(*s.error);
+    }
+  }
+  s.pos = target_offset;
+  return {};
+}
+
+const FileHeader& TapeReader::header() const { return impl_->header; }
+const TapeMetadata& TapeReader::metadata() const { return impl_->metadata; }
+bool TapeReader::complete() const { return impl_->complete; }
+const std::optional<TapeIndex>& TapeReader::index() const { return impl_->index; }
+uint64_t TapeReader::file_size() const { return impl_->source->size(); }
+const InternTable& TapeReader::interns() const { return impl_->interns; }
+const std::map<uint32_t, ProcessInfo>& TapeReader::processes() const { return impl_->processes; }
+const std::vector<Mapping>& TapeReader::mappings() const { return impl_->mappings; }
+const std::vector<Symbol>& TapeReader::symbols() const { return impl_->symbols; }
+const std::vector<BpfStatsSnapshot>& TapeReader::bpf_stats() const { return impl_->bpf_stats; }
+const std::vector<std::string>& TapeReader::warnings() const { return impl_->warnings; }
+const TapeReader::Stats& TapeReader::stats() const { return impl_->stats; }
+
+}  // namespace otlp::ebpf::tape

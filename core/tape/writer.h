@@ -1,0 +1,124 @@
+// TapeWriter: appends event batches and recording metadata to a .bpftape file.
+//
+// Append-only: the file header and the metadata frame are written by create(); events are
+// column-encoded into an in-memory frame (bounded by WriterOptions::frame_bytes) that is
+// compressed and appended when full; interned entries new since the previous frame go out in
+// an Interned frame right before the events frame that may use them; close() writes the
+// index and the trailer and fsyncs. At every moment the bytes on disk are a readable tape:
+// a writer that is killed leaves a tape that readers recover up to its last whole frame.
+//
+// Ownership and lifetime: the writer owns its sink (the file). The InternTable belongs to the
+// source that produced the events and must outlive the writer; the writer only reads it
+// (ids up to string_count()/stack_count() at flush time). Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/event.h"
+#include "core/intern_table.h"
+#include "core/tape/types.h"
+
+namespace otlp::ebpf::tape {
+
+struct WriterOptions {
+  // An events frame is closed when its encoded columns reach frame_bytes or it holds
+  // frame_events events. Bigger frames compress a little better; they cost that much memory in
+  // the writer (and per decode thread in readers) and make seeking coarser.
+  uint32_t frame_bytes = 1u << 20;
+  uint32_t frame_events = 1u << 18;
+  // Declared in the file header: no frame's stored or raw size may exceed it, so readers can
+  // bound every allocation. Must be >= 2 * frame_bytes (headroom for framing and for zstd's
+  // worst case on incompressible data).
+  uint32_t max_frame_bytes = 64u << 20;
+  int zstd_level = 3;      // 1..19; 3 writes > 5 M events/s on one core
+  bool overwrite = false;  // refuse to replace an existing file unless set
+
+  Result<void> validate() const;
+};
+
+// Where the bytes go. The file sink is the normal one; tests inject failing sinks to check
+// that ENOSPC/EIO surface as errors and leave a readable prefix.
+class ByteSink {
+ public:
+  virtual ~ByteSink() = default;
+  // Writes all of `bytes` or returns an Io error (the sink may have written a prefix).
+  virtual Result<void> write(std::span<const uint8_t> bytes) = 0;
+  // Makes everything written so far durable (fsync).
+  virtual Result<void> sync() = 0;
+  virtual Result<void> close() = 0;
+};
+
+// Creates `path` with mode 0600 (tapes hold command lines and addresses). Fails with Io if the
+// file exists, unless `overwrite`.
+Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite);
+
+class TapeWriter {
+ public:
+  struct Stats {
+    uint64_t events = 0;
+    uint64_t losses = 0;        // loss records (not the lost-event count)
+    uint64_t frames = 0;
+    uint64_t bytes_written = 0;  // file size so far
+    uint64_t raw_bytes = 0;      // uncompressed message bytes so far
+  };
+
+  static Result<std::unique_ptr<TapeWriter>> create(const std::string& path,
+                                                    const TapeMetadata& metadata,
+                                                    const InternTable& interns,
+                                                    const WriterOptions& options = {});
+  static Result<std::unique_ptr<TapeWriter>> create(std::unique_ptr<ByteSink> sink,
+                                                    const TapeMetadata& metadata,
+                                                    const InternTable& interns,
+                                                    const WriterOptions& options = {});
+  // Best effort close() when the caller did not close: errors are lost here, so call close().
+  ~TapeWriter();
+  TapeWriter(const TapeWriter&) = delete;
+  TapeWriter& operator=(const TapeWriter&) = delete;
+
+  // Appends a batch. Every event must pass validate_event() and refer only to ids already in
+  // the InternTable; otherwise nothing of the batch is written and an EventProcessingFailed
+  // error names the event. A batch bigger than a frame is split across frames (and read back
+  // as consecutive batches); otherwise batches read back exactly as appended.
+  Result<void> append(const EventBatch& batch);
+
+  // Metadata the recorder learns as it goes. Each call writes its own frame(s) at once.
+  Result<void> write_processes(std::span<const ProcessInfo> updates);
+  Result<void> write_symbols(std::span<const Mapping> mappings, std::span<const Symbol> symbols);
+  Result<void> write_bpf_stats(const BpfStatsSnapshot& stats);
+
+  // Writes the pending events frame (if any) and the interned entries before it.
+  Result<void> flush();
+  // flush(), index frame, trailer, fsync. Idempotent; after it every call fails.
+  Result<void> close();
+
+  const Stats& stats() const { return stats_; }
+
+ private:
+  TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& interns,
+             const WriterOptions& options);
+  struct Impl;
+  Result<void> check_usable() const;
+  Result<void> fail(EbpfError error);
+  Result<void> write_header_and_metadata(const TapeMetadata& metadata);
+  Result<void> flush_events();
+  Result<void> flush_interned();
+  // Serializes, compresses and appends one message; records it in the index.
+  Result<void> write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
+                           uint64_t last_ts, uint32_t events);
+
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<ByteSink> sink_;
+  const InternTable& interns_;
+  WriterOptions options_;
+  Stats stats_;
+  std::optional<EbpfError> failed_;
+  bool closed_ = false;
+};
+
+}  // namespace otlp::ebpf::tape
