@@ -21,10 +21,11 @@ const volatile __u32 capture_payload = 1;
 #define BT_AF_INET6 10
 #define BT_IPPROTO_TCP 6
 #define BT_IPPROTO_UDP 17
-#define BT_TCP_ESTABLISHED 1
-#define BT_TCP_SYN_SENT 2
-#define BT_TCP_SYN_RECV 3
-#define BT_TCP_CLOSE 7
+/* kernel TCP states (BT_TCPS_*), not the record's enum bt_tcp_event (BT_TCP_*) */
+#define BT_TCPS_ESTABLISHED 1
+#define BT_TCPS_SYN_SENT 2
+#define BT_TCPS_SYN_RECV 3
+#define BT_TCPS_CLOSE 7
 #define BT_MSG_PEEK 2
 
 #if defined(__TARGET_ARCH_x86)
@@ -55,6 +56,8 @@ struct sock_info {
 	__u64 bytes_received;
 	__u32 pid; /* owner; 0 until a passive socket is accepted */
 	__u32 tid;
+	__u16 local_port; /* at establishment: the kernel releases the port before CLOSE */
+	__u16 reserved[3];
 };
 
 /* Keyed by socket cookie. LRU: passive sockets of processes outside the filter are tracked
@@ -102,12 +105,13 @@ static __always_inline void bt_fill_endpoints(struct bt_sock_endpoints *ep, cons
 	ep->protocol = BPF_CORE_READ(sk, sk_protocol);
 	ep->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	ep->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte of the array */
 	if (ep->family == BT_AF_INET) {
-		BPF_CORE_READ_INTO(ep->local_addr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(ep->remote_addr, sk, __sk_common.skc_daddr);
+		bpf_core_read(ep->local_addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(ep->remote_addr, 4, &sk->__sk_common.skc_daddr);
 	} else if (ep->family == BT_AF_INET6) {
-		BPF_CORE_READ_INTO(ep->local_addr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(ep->remote_addr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(ep->local_addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ep->remote_addr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 
@@ -131,6 +135,8 @@ static __always_inline void bt_emit_tcp(const struct sock *sk, __u64 socket_id, 
 	rec->duration_ns = 0;
 	rec->bytes_sent = 0;
 	rec->bytes_received = 0;
+	if (info && rec->ep.local_port == 0)
+		rec->ep.local_port = info->local_port;
 	if (info && event == BT_TCP_CLOSE) {
 		rec->duration_ns = now - info->start_ns;
 		rec->bytes_sent = info->bytes_sent;
@@ -156,7 +162,7 @@ int BPF_PROG(bt_inet_sock_set_state, const struct sock *sk, const int oldstate, 
 	if (BPF_CORE_READ(sk, sk_protocol) != BT_IPPROTO_TCP)
 		return 0;
 	key = bt_socket_id(sk);
-	if (newstate == BT_TCP_SYN_SENT) {
+	if (newstate == BT_TCPS_SYN_SENT) {
 		/* connect(): process context, current is the owner */
 		__u64 id_tgid = bpf_get_current_pid_tgid();
 		struct sock_info fresh = { .start_ns = now, .pid = id_tgid >> 32, .tid = (__u32)id_tgid };
@@ -164,18 +170,22 @@ int BPF_PROG(bt_inet_sock_set_state, const struct sock *sk, const int oldstate, 
 		if (!bt_should_trace(id_tgid))
 			return 0;
 		bpf_map_update_elem(&sockets, &key, &fresh, BPF_ANY);
-	} else if (newstate == BT_TCP_ESTABLISHED && oldstate == BT_TCP_SYN_SENT) {
+	} else if (newstate == BT_TCPS_ESTABLISHED && oldstate == BT_TCPS_SYN_SENT) {
 		info = bpf_map_lookup_elem(&sockets, &key);
 		if (!info)
 			return 0;
 		info->start_ns = now;
+		info->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
 		bt_emit_tcp(sk, key, BT_TCP_CONNECT, bt_owner(info), info, oldstate, now);
-	} else if (newstate == BT_TCP_ESTABLISHED && oldstate == BT_TCP_SYN_RECV) {
+	} else if (newstate == BT_TCPS_ESTABLISHED && oldstate == BT_TCPS_SYN_RECV) {
 		/* passive open in softirq: the owner is whoever accept()s it */
-		struct sock_info fresh = { .start_ns = now };
+		struct sock_info fresh = {
+			.start_ns = now,
+			.local_port = BPF_CORE_READ(sk, __sk_common.skc_num),
+		};
 
 		bpf_map_update_elem(&sockets, &key, &fresh, BPF_ANY);
-	} else if (newstate == BT_TCP_CLOSE) {
+	} else if (newstate == BT_TCPS_CLOSE) {
 		info = bpf_map_lookup_elem(&sockets, &key);
 		if (!info)
 			return 0;
@@ -355,7 +365,7 @@ int BPF_PROG(bt_net_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	info->pid = bpf_get_current_pid_tgid() >> 32;
 	info->tid = (__u32)bpf_get_current_pid_tgid();
-	bt_emit_tcp(sk, key, BT_TCP_ACCEPT, bpf_get_current_pid_tgid(), info, BT_TCP_SYN_RECV,
+	bt_emit_tcp(sk, key, BT_TCP_ACCEPT, bpf_get_current_pid_tgid(), info, BT_TCPS_SYN_RECV,
 		    bpf_ktime_get_ns());
 	return 0;
 }

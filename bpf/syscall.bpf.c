@@ -68,7 +68,8 @@ int BPF_PROG(bt_sys_exit, struct pt_regs *regs, long ret)
 	rec = bt_reserve(sizeof(*rec));
 	if (!rec)
 		return 0;
-	bt_fill_header(&rec->hdr, BT_REC_SYSCALL, p->enter_ns, bpf_get_current_pid_tgid(), p->nr);
+	/* stamped at exit (core/event.h): keeps each CPU's ring in time order */
+	bt_fill_header(&rec->hdr, BT_REC_SYSCALL, now, bpf_get_current_pid_tgid(), p->nr);
 	rec->ret = ret;
 	rec->duration_ns = now - p->enter_ns;
 	bt_submit(rec);

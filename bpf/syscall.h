@@ -11,7 +11,7 @@
 /*
  * 40 bytes, fixed size, so a per-CPU staging array of N records can be flushed with one
  * bpf_ringbuf_output() if per-record reservation ever becomes the bottleneck.
- * hdr.ts_ns is the entry time, hdr.aux the syscall number.
+ * hdr.ts_ns is the exit time (entry = exit - duration_ns), hdr.aux the syscall number.
  */
 struct bt_syscall_record {
 	struct bt_record_header hdr;

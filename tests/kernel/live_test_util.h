@@ -1,0 +1,87 @@
+// Shared pieces of the kernel live tests: the skip rule and an event collector.
+#pragma once
+
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "bpf/event_decoder.h"
+#include "bpf/kernel_probes.h"
+#include "bpf/ring_drain.h"
+#include "core/intern_table.h"
+#include "core/system_support.h"
+
+namespace otlp::ebpf::testing {
+
+// Skips the current test unless this process can record (root + what doctor requires).
+#define BPFTAPE_REQUIRE_LIVE()                                                              \
+  do {                                                                                     \
+    if (::geteuid() != 0) GTEST_SKIP() << "live BPF test: needs root (run as root in CI)"; \
+    auto report = ::otlp::ebpf::check_system_support();                                    \
+    if (!report.can_record())                                                               \
+      GTEST_SKIP() << "live BPF test: this system cannot record: "                         \
+                   << report.as_result().error().to_string();                               \
+  } while (0)
+
+// Drains the rings of one or more probes into one event list. Owns the table and decoder; the
+// probes must outlive it.
+class Collector {
+ public:
+  Collector() : decoder_(table_), drain_(decoder_) {}
+
+  void add(const KernelProbe& probe) {
+    auto added = drain_.add_ring(probe.events_fd());
+    ASSERT_TRUE(added) << added.error().to_string();
+    losses_.emplace_back(probe.drops_fd());
+  }
+
+  // Drains until `done(events)` holds or the timeout passes; returns whether it held.
+  bool drain_until(const std::function<bool(const std::vector<EbpfEvent>&)>& done,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      drain_once();
+      if (done(batch_.events)) return true;
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  void drain_once() {
+    auto n = drain_.drain(batch_);
+    ASSERT_TRUE(n) << n.error().to_string();
+    for (auto& loss : losses_) ASSERT_TRUE(loss.collect(batch_.losses));
+  }
+
+  const std::vector<EbpfEvent>& events() const { return batch_.events; }
+  const std::vector<LossRecord>& losses() const { return batch_.losses; }
+  const InternTable& table() const { return table_; }
+  uint64_t decode_errors() const { return drain_.decode_errors(); }
+
+  std::vector<EbpfEvent> of(uint32_t pid, EbpfEventType type) const {
+    std::vector<EbpfEvent> out;
+    for (const auto& e : batch_.events) {
+      if (e.pid == pid && e.event_type == type) out.push_back(e);
+    }
+    return out;
+  }
+
+ private:
+  InternTable table_;
+  EventDecoder decoder_;
+  RingBufferDrain drain_;
+  std::vector<LossCounter> losses_;
+  EventBatch batch_;
+};
+
+inline uint64_t lost(const std::vector<LossRecord>& losses) {
+  uint64_t n = 0;
+  for (const auto& l : losses) n += l.count;
+  return n;
+}
+
+}  // namespace otlp::ebpf::testing
