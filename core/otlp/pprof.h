@@ -1,0 +1,28 @@
+// CPU profiles: pprof (gzip-compressed perftools.profiles.Profile, what `go tool pprof` reads)
+// and the OTLP profiles signal, both from CpuAggregator's samples by (pid, user, kernel stack).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/otlp/converter.h"
+
+namespace otlp::ebpf {
+
+// Builds both encodings. Deterministic: samples in CpuAggregator::by_stack() order, string,
+// function and location tables in first-use order.
+ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& interned,
+                             const ProcessTable* processes, const ResourceConfig& resource,
+                             const RecordingContext& recording, const InstrumentationScope& scope,
+                             const ProfileOptions& options);
+
+// gzip (RFC 1952) of bytes, deterministic: no file name, mtime 0.
+Result<std::string> gzip_compress(std::string_view bytes);
+// Inverse of gzip_compress; also accepts any gzip stream. FormatError on corrupt input, and on
+// output beyond `max_output` bytes (a bound for untrusted input).
+Result<std::string> gzip_decompress(std::string_view bytes, size_t max_output = 1u << 30);
+// The .pb.gz bytes `go tool pprof` reads.
+Result<std::string> pprof_gzip(const PprofProfile& profile);
+
+}  // namespace otlp::ebpf
