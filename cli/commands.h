@@ -21,5 +21,7 @@ struct Command {
 std::span<const Command> all_commands();
 
 int run_doctor(const Args& args);
+int run_info(const Args& args);
+int run_cat(const Args& args);
 
 }  // namespace bpftape::cli

@@ -1,0 +1,338 @@
+// `bpftape cat FILE`: one event per line, for people or (--json) for jq, with filters on type,
+// pid, comm and time. Loss records are printed too (nothing is lost silently) unless a type,
+// pid or comm filter is given. Works on truncated tapes.
+#include <charconv>
+#include <cstdio>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "core/json_writer.h"
+#include "core/tape/reader.h"
+
+namespace bpftape::cli {
+namespace {
+
+using namespace otlp::ebpf;
+using tape::TapeReader;
+
+// "1.5" (seconds), "250ms", "10us", "42ns", "3s": an offset from the tape's first event.
+std::optional<uint64_t> parse_offset(std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    double ns;
+  };
+  static constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
+  double scale = 1e9;
+  for (const auto& u : kUnits) {
+    if (text.size() > u.suffix.size() && text.ends_with(u.suffix)) {
+      text.remove_suffix(u.suffix.size());
+      scale = u.ns;
+      break;
+    }
+  }
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return static_cast<uint64_t>(value * scale);
+}
+
+struct Filters {
+  std::set<EbpfEventType> types;
+  std::set<uint32_t> pids;
+  std::set<std::string> comms;
+  std::optional<uint64_t> since, until;  // offsets from the first event
+  bool selects_events_only() const { return !types.empty() || !pids.empty() || !comms.empty(); }
+};
+
+class Printer {
+ public:
+  Printer(const TapeReader& reader, bool json) : reader_(reader), json_(json) {}
+
+  // The comm of a pid: the latest exec event seen, else the process table.
+  std::string_view comm_of(uint32_t pid) const {
+    if (auto it = comms_.find(pid); it != comms_.end()) return it->second;
+    if (auto it = reader_.processes().find(pid); it != reader_.processes().end()) {
+      return it->second.comm;
+    }
+    return {};
+  }
+  void observe(const EbpfEvent& e) {
+    if (e.event_type == EbpfEventType::ProcessExec || e.event_type == EbpfEventType::ProcessFork) {
+      auto comm = reader_.interns().string(e.payload.process.comm);
+      if (!comm.empty()) {
+        comms_[e.event_type == EbpfEventType::ProcessFork ? e.payload.process.child_pid : e.pid] =
+            std::string(comm);
+      }
+    }
+  }
+
+  void event(const EbpfEvent& e, std::string* out) const {
+    const auto& interns = reader_.interns();
+    if (json_) {
+      JsonWriter j(out);
+      j.begin_object()
+          .field("ts", e.timestamp_ns)
+          .field("cpu", e.cpu)
+          .field("pid", e.pid)
+          .field("tid", e.tid)
+          .field("comm", comm_of(e.pid))
+          .field("type", event_type_name(e.event_type));
+      auto stack = [&](const char* name, StackId id) {
+        j.key(name).begin_array();
+        for (uint64_t pc : interns.stack(id)) j.value(fmt::format("{:#x}", pc));
+        j.end_array();
+      };
+      switch (payload_kind(e.event_type)) {
+        case PayloadKind::CpuSample:
+          stack("user_stack", e.payload.cpu_sample.user_stack);
+          stack("kernel_stack", e.payload.cpu_sample.kernel_stack);
+          break;
+        case PayloadKind::Syscall:
+          j.field("nr", e.payload.syscall.nr)
+              .field("ret", e.payload.syscall.ret)
+              .field("duration_ns", e.payload.syscall.duration_ns);
+          break;
+        case PayloadKind::Memory:
+          j.field("op", static_cast<int>(e.payload.memory.op))
+              .field("address", fmt::format("{:#x}", e.payload.memory.address))
+              .field("size", e.payload.memory.size)
+              .field("old_address", fmt::format("{:#x}", e.payload.memory.old_address));
+          stack("stack", e.payload.memory.stack);
+          break;
+        case PayloadKind::Process:
+          j.field("parent_pid", e.payload.process.parent_pid)
+              .field("child_pid", e.payload.process.child_pid)
+              .field("exit_code", e.payload.process.exit_code)
+              .field("process_comm", interns.string(e.payload.process.comm))
+              .field("filename", interns.string(e.payload.process.filename));
+          break;
+        case PayloadKind::Network: {
+          const auto& n = e.payload.network;
+          j.field("socket", fmt::format("{:#x}", n.socket_id))
+              .field("bytes", n.bytes)
+              .field("duration_ns", n.duration_ns)
+              .field("protocol", static_cast<int>(n.protocol))
+              .field("direction", static_cast<int>(n.direction))
+              .field("local_port", n.local_port)
+              .field("remote_port", n.remote_port)
+              .field("tcp_state", n.tcp_state);
+          if (auto ep = SocketEndpoints::decode(interns.string(n.endpoints))) {
+            j.field("local_address", SocketEndpoints::format_address(ep->family, ep->local))
+                .field("remote_address", SocketEndpoints::format_address(ep->family, ep->remote));
+          }
+          j.field("payload_bytes", interns.string(n.payload).size());
+          break;
+        }
+      }
+      j.end_object();
+      *out += '\n';
+      return;
+    }
+    auto comm = comm_of(e.pid);
+    *out += fmt::format("{}.{:09} [{:03}] {:>7}/{:<7} {:<15} {:<14}", e.timestamp_ns / 1'000'000'000,
+                        e.timestamp_ns % 1'000'000'000, e.cpu, e.pid, e.tid,
+                        comm.empty() ? std::string_view("?") : comm, event_type_name(e.event_type));
+    switch (payload_kind(e.event_type)) {
+      case PayloadKind::CpuSample:
+        *out += fmt::format(" user_stack={} frames kernel_stack={} frames",
+                            interns.stack(e.payload.cpu_sample.user_stack).size(),
+                            interns.stack(e.payload.cpu_sample.kernel_stack).size());
+        if (auto s = interns.stack(e.payload.cpu_sample.user_stack); !s.empty()) {
+          *out += fmt::format(" top={:#x}", s[0]);
+        }
+        break;
+      case PayloadKind::Syscall:
+        *out += fmt::format(" nr={} ret={} duration={}ns", e.payload.syscall.nr,
+                            e.payload.syscall.ret, e.payload.syscall.duration_ns);
+        break;
+      case PayloadKind::Memory:
+        *out += fmt::format(" op={} address={:#x} size={}", static_cast<int>(e.payload.memory.op),
+                            e.payload.memory.address, e.payload.memory.size);
+        if (e.payload.memory.old_address) {
+          *out += fmt::format(" old={:#x}", e.payload.memory.old_address);
+        }
+        break;
+      case PayloadKind::Process:
+        *out += fmt::format(" parent={} child={} exit_code={} comm={} file={}",
+                            e.payload.process.parent_pid, e.payload.process.child_pid,
+                            e.payload.process.exit_code, interns.string(e.payload.process.comm),
+                            interns.string(e.payload.process.filename));
+        break;
+      case PayloadKind::Network: {
+        const auto& n = e.payload.network;
+        *out += fmt::format(" socket={:#x} bytes={} ports={}->{}", n.socket_id, n.bytes,
+                            n.local_port, n.remote_port);
+        if (auto ep = SocketEndpoints::decode(interns.string(n.endpoints))) {
+          *out += fmt::format(" {}->{}", SocketEndpoints::format_address(ep->family, ep->local),
+                              SocketEndpoints::format_address(ep->family, ep->remote));
+        }
+        if (n.duration_ns) *out += fmt::format(" duration={}ns", n.duration_ns);
+        break;
+      }
+    }
+    *out += '\n';
+  }
+
+  void loss(const LossRecord& l, std::string* out) const {
+    if (json_) {
+      JsonWriter j(out);
+      j.begin_object().field("ts", l.timestamp_ns).field("cpu", l.cpu).field("type", "Loss")
+          .field("lost", l.count).end_object();
+      *out += '\n';
+      return;
+    }
+    *out += fmt::format("{}.{:09} [{:03}] LOST {} events (ring buffer overflow)\n",
+                        l.timestamp_ns / 1'000'000'000, l.timestamp_ns % 1'000'000'000, l.cpu,
+                        l.count);
+  }
+
+ private:
+  const TapeReader& reader_;
+  bool json_;
+  std::unordered_map<uint32_t, std::string> comms_;
+};
+
+}  // namespace
+
+int run_cat(const Args& args) {
+  ArgParser parser("bpftape cat",
+                   "FILE [--json] [--type T]... [--pid P]... [--comm C]... [--since T] [--until T]",
+                   "Prints a tape's events, one per line, in tape order. Loss records are printed "
+                   "as LOST lines\nunless a --type, --pid or --comm filter is given. Times for "
+                   "--since/--until are offsets from\nthe first event: 1.5 (seconds), 250ms, "
+                   "10us, 42ns.");
+  parser.flag("json", 0, "one JSON object per line")
+      .option("type", 't', "TYPE", "only events of this type (Syscall or syscall; repeatable, "
+                                   "or comma-separated)")
+      .option("pid", 'p', "PID", "only events of this process (repeatable)")
+      .option("comm", 'c', "COMM", "only events of processes with this command name (repeatable)")
+      .option("since", 0, "TIME", "skip events before this offset from the first event")
+      .option("until", 0, "TIME", "stop after this offset from the first event")
+      .positionals(1, "FILE: the .bpftape file")
+      .epilog("exit status: 0 when the tape was read (a truncated tape prints a warning), 1 when "
+              "it is unreadable or damaged, 2 on bad usage");
+  auto parsed = parser.parse(args);
+  auto usage = [](const std::string& msg) {
+    std::fprintf(stderr, "bpftape cat: %s (see 'bpftape cat --help')\n", msg.c_str());
+    return kExitUsage;
+  };
+  if (!parsed) {
+    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
+    return kExitUsage;
+  }
+  if (parsed->help_requested()) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return kExitOk;
+  }
+  if (parsed->positionals().size() != 1) return usage("expected one FILE");
+  Filters f;
+  for (const auto& spec : parsed->all("type")) {
+    std::string_view rest = spec;
+    while (!rest.empty()) {
+      auto comma = rest.find(',');
+      auto name = rest.substr(0, comma);
+      auto type = parse_event_type(name);
+      if (!type) return usage(fmt::format("unknown event type '{}'", name));
+      f.types.insert(*type);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  for (const auto& spec : parsed->all("pid")) {
+    uint32_t pid = 0;
+    auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), pid);
+    if (ec != std::errc() || end != spec.data() + spec.size()) {
+      return usage(fmt::format("--pid '{}' is not a process id", spec));
+    }
+    f.pids.insert(pid);
+  }
+  for (const auto& c : parsed->all("comm")) f.comms.insert(c);
+  for (const char* name : {"since", "until"}) {
+    if (auto v = parsed->get(name)) {
+      auto offset = parse_offset(*v);
+      if (!offset) return usage(fmt::format("--{} '{}' is not a time like 1.5, 250ms or 10us", name, *v));
+      (std::string_view(name) == "since" ? f.since : f.until) = offset;
+    }
+  }
+
+  const std::string& path = parsed->positionals()[0];
+  tape::ReaderOptions options;
+  options.decode_threads = 2;
+  auto opened = TapeReader::open(path, options);
+  if (!opened) {
+    std::fprintf(stderr, "bpftape cat: %s: %s\n", path.c_str(), opened.error().to_string().c_str());
+    return kExitFailure;
+  }
+  TapeReader& reader = **opened;
+  // With an index the first event's time is known up front, so --since seeks past the frames
+  // before it instead of decoding them.
+  std::optional<uint64_t> base;
+  if (reader.index()) {
+    for (const auto& e : reader.index()->frames) {
+      if (e.event_count > 0) base = std::min(base.value_or(UINT64_MAX), e.first_timestamp_ns);
+    }
+    if (base && f.since) {
+      if (auto r = reader.seek(*base + *f.since); !r) {
+        std::fprintf(stderr, "bpftape cat: %s: %s\n", path.c_str(), r.error().to_string().c_str());
+        return kExitFailure;
+      }
+    }
+  }
+
+  Printer printer(reader, parsed->has("json"));
+  std::string out;
+  EventBatch batch;
+  std::optional<EbpfError> error;
+  bool stop = false;
+  while (!stop) {
+    auto more = reader.next(&batch);
+    if (!more) {
+      error = more.error();
+      break;
+    }
+    if (!*more) break;
+    if (!base && !batch.events.empty()) {
+      base = batch.events.front().timestamp_ns;
+      for (const auto& e : batch.events) *base = std::min(*base, e.timestamp_ns);
+    }
+    auto in_window = [&](uint64_t ts) {
+      if (!base) return true;
+      if (f.since && ts < *base + *f.since) return false;
+      if (f.until && ts > *base + *f.until) return false;
+      return true;
+    };
+    for (const auto& e : batch.events) {
+      printer.observe(e);
+      if (!in_window(e.timestamp_ns)) {
+        // Events are in time order per CPU, not globally: stop only well past --until.
+        if (f.until && e.timestamp_ns > *base + *f.until + 1'000'000'000) stop = true;
+        continue;
+      }
+      if (!f.types.empty() && !f.types.contains(e.event_type)) continue;
+      if (!f.pids.empty() && !f.pids.contains(e.pid)) continue;
+      if (!f.comms.empty() && !f.comms.contains(std::string(printer.comm_of(e.pid)))) continue;
+      printer.event(e, &out);
+    }
+    if (!f.selects_events_only()) {
+      for (const auto& l : batch.losses) {
+        if (in_window(l.timestamp_ns)) printer.loss(l, &out);
+      }
+    }
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) break;  // e.g. | head
+    out.clear();
+  }
+  std::fflush(stdout);
+  for (const auto& w : reader.warnings()) {
+    std::fprintf(stderr, "bpftape cat: warning: %s\n", w.c_str());
+  }
+  if (error) {
+    std::fprintf(stderr, "bpftape cat: %s: %s\n", path.c_str(), error->to_string().c_str());
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace bpftape::cli
