@@ -86,8 +86,8 @@ uint64_t span_end(const Connection& c, const RecordingContext& r) {
   return std::max(c.close_ns != 0 ? c.close_ns : r.end_ns, span_start(c, r));
 }
 
-void fill_connection_span(const Connection& c, const RecordingContext& r, trace_pb::Span* s) {
-  ConnectionIds ids = connection_ids(r.recording_id, c.socket_id, c.open_ns);
+void fill_connection_span(const Connection& c, const ConnectionIds& ids, const RecordingContext& r,
+                          trace_pb::Span* s) {
   s->set_trace_id(id_bytes(ids.trace_id));
   s->set_span_id(id_bytes(ids.span_id));
   switch (c.role) {
@@ -115,10 +115,11 @@ void fill_connection_span(const Connection& c, const RecordingContext& r, trace_
   if (c.close_ns == 0) attr_bool(kv, "bpftape.connection.open_at_end", true);
 }
 
-void fill_request_span(const HttpRequest& q, const Connection* c, uint64_t ordinal,
-                       const RecordingContext& r, trace_pb::Span* s) {
+// `conn` are the ids of the owning connection `c` (computed once per connection: SHA-256 is
+// the costliest part of a span), or of (socket, open 0) when no connection owns the request.
+void fill_request_span(const HttpRequest& q, const Connection* c, const ConnectionIds& conn,
+                       uint64_t ordinal, const RecordingContext& r, trace_pb::Span* s) {
   uint64_t open_ns = c != nullptr ? c->open_ns : 0;
-  ConnectionIds conn = connection_ids(r.recording_id, q.socket_id, open_ns);
   s->set_trace_id(id_bytes(conn.trace_id));
   s->set_span_id(id_bytes(request_span_id(r.recording_id, q.socket_id, open_ns, q.start_ns,
                                           ordinal)));
@@ -479,8 +480,12 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
   std::map<uint32_t, std::vector<trace_pb::Span>> by_pid;
   // socket id -> indices into `connections`: a socket id can recur (reuse, simulations).
   std::multimap<uint64_t, size_t> by_socket;
+  std::vector<ConnectionIds> ids;
+  ids.reserve(connections.size());
   for (size_t i = 0; i < connections.size(); ++i) {
-    fill_connection_span(connections[i], r, &by_pid[connections[i].pid].emplace_back());
+    const Connection& c = connections[i];
+    ids.push_back(connection_ids(r.recording_id, c.socket_id, c.open_ns));
+    fill_connection_span(c, ids.back(), r, &by_pid[c.pid].emplace_back());
     by_socket.emplace(connections[i].socket_id, i);
   }
   std::vector<uint64_t> ordinals(connections.size(), 0);
@@ -499,7 +504,9 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
       }
     }
     uint64_t ordinal = owner != nullptr ? ordinals[owner_index]++ : 0;
-    fill_request_span(q, owner, ordinal, r, &by_pid[q.pid].emplace_back());
+    ConnectionIds conn = owner != nullptr ? ids[owner_index]
+                                          : connection_ids(r.recording_id, q.socket_id, 0);
+    fill_request_span(q, owner, conn, ordinal, r, &by_pid[q.pid].emplace_back());
   }
   for (auto& [pid, spans] : by_pid) {
     auto* rs = request.add_resource_spans();
@@ -632,7 +639,8 @@ Result<std::optional<OtlpSpan>> EbpfOtlpConverter::convert_event_to_span(
       }
       c.close_ns = e.timestamp_ns;
       OtlpSpan span;
-      fill_connection_span(c, *recording_, &span);
+      fill_connection_span(c, connection_ids(recording_->recording_id, c.socket_id, c.open_ns),
+                           *recording_, &span);
       open.erase(it);
       return span;
     }
