@@ -48,8 +48,9 @@ class Cursor {
   bool bad_ = false;
 };
 
-kj::ArrayPtr<const kj::byte> bytes_of(const std::vector<uint8_t>& v) {
-  return kj::ArrayPtr<const kj::byte>(v.data(), v.size());
+template <typename Column>
+kj::ArrayPtr<const kj::byte> bytes_of(const Column& c) {
+  return kj::ArrayPtr<const kj::byte>(c.data.get(), c.size);
 }
 
 }  // namespace
@@ -125,23 +126,32 @@ void add_intern_refs(const EbpfEvent& e, InternRefs* refs) {
 
 EventFrameEncoder::EventFrameEncoder() = default;
 
+void EventFrameEncoder::ByteColumn::grow(size_t need) {
+  size_t cap = std::max<size_t>({need, capacity * 2, 4096});
+  auto bigger = std::make_unique_for_overwrite<uint8_t[]>(cap);
+  if (size) std::memcpy(bigger.get(), data.get(), size);
+  data = std::move(bigger);
+  capacity = cap;
+}
+
 void EventFrameEncoder::varint(Column c, uint64_t v) {
   auto& col = columns_[c];
-  size_t start = col.size();
-  col.resize(start + kMaxVarintBytes);
-  uint8_t* p = col.data() + start;
+  uint8_t* const start = col.reserve(kMaxVarintBytes);
+  uint8_t* p = start;
   while (v >= 0x80) {
     *p++ = static_cast<uint8_t>(v) | 0x80;
     v >>= 7;
   }
   *p++ = static_cast<uint8_t>(v);
-  size_t used = static_cast<size_t>(p - (col.data() + start));
-  col.resize(start + used);
+  const size_t used = static_cast<size_t>(p - start);
+  col.size += used;
   encoded_bytes_ += used;
 }
 
 void EventFrameEncoder::byte(Column c, uint8_t v) {
-  columns_[c].push_back(v);
+  auto& col = columns_[c];
+  *col.reserve(1) = v;
+  ++col.size;
   ++encoded_bytes_;
 }
 
@@ -164,8 +174,8 @@ void EventFrameEncoder::add_event(const EbpfEvent& e) {
     varint(kVerbatimIndex, index - last_verbatim_);
     last_verbatim_ = index + 1;
     auto& col = columns_[kVerbatimEvents];
-    const auto* bytes = reinterpret_cast<const uint8_t*>(&e);
-    col.insert(col.end(), bytes, bytes + sizeof(EbpfEvent));
+    std::memcpy(col.reserve(sizeof(EbpfEvent)), &e, sizeof(EbpfEvent));
+    col.size += sizeof(EbpfEvent);
     encoded_bytes_ += sizeof(EbpfEvent);
     return;
   }
@@ -291,7 +301,7 @@ void EventFrameEncoder::build(schema::Events::Builder out) {
 }
 
 void EventFrameEncoder::clear() {
-  for (auto& col : columns_) col.clear();  // keeps capacity: no reallocation per frame
+  for (auto& col : columns_) col.size = 0;  // keeps capacity: no reallocation per frame
   batch_events_.clear();
   batch_losses_.clear();
   open_batch_events_ = open_batch_losses_ = 0;

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -64,7 +65,19 @@ class EventFrameEncoder {
   void byte(Column c, uint8_t v);
   void note_timestamp(uint64_t ts);
 
-  std::array<std::vector<uint8_t>, kColumnCount> columns_;
+  // A growable byte buffer that, unlike std::vector, lets varint() write up to 10 bytes past
+  // the end without zero-filling them first (the encoder's hot path).
+  struct ByteColumn {
+    std::unique_ptr<uint8_t[]> data;
+    size_t size = 0;
+    size_t capacity = 0;
+    uint8_t* reserve(size_t extra) {
+      if (size + extra > capacity) grow(size + extra);
+      return data.get() + size;
+    }
+    void grow(size_t need);
+  };
+  std::array<ByteColumn, kColumnCount> columns_;
   std::vector<uint32_t> batch_events_;
   std::vector<uint32_t> batch_losses_;
   uint32_t open_batch_events_ = 0;

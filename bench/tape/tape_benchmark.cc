@@ -1,0 +1,159 @@
+// Tape write/read throughput and size, against the decompression floor measured in the same
+// run: `zstd -d` (the CLI, and libzstd in-process) over exactly the zstd frames of the same tape.
+//
+//   ninja -C build bench/tape_benchmark && build/bench/tape_benchmark
+//
+// Counters: items_per_second = events/s; bytes_per_second = in-memory event bytes (64 B/event)
+// per second; bytes_per_event = file size / events; file_MB_per_second = tape bytes/s.
+#include <benchmark/benchmark.h>
+#include <zstd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+
+#include "core/tape/format.h"
+#include "core/tape/reader.h"
+#include "core/tape/writer.h"
+#include "tests/tape/tape_test_util.h"
+
+namespace otlp::ebpf::tape {
+namespace {
+
+using namespace testing;
+
+constexpr size_t kEvents = 2'000'000;
+constexpr size_t kBatch = 4096;  // what the recorder hands over per drain, roughly
+
+struct Workload {
+  InternTable interns;
+  std::vector<EventBatch> batches;
+  std::string path;       // the tape
+  std::string zst_path;   // its zstd frames, concatenated (a valid .zst stream)
+  std::vector<std::vector<uint8_t>> frames;  // same, in memory
+  uint64_t file_bytes = 0;
+};
+
+std::vector<EventBatch> to_batches(const std::vector<EbpfEvent>& events) {
+  std::vector<EventBatch> out;
+  for (size_t i = 0; i < events.size(); i += kBatch) {
+    EventBatch b;
+    b.events.assign(events.begin() + i, events.begin() + std::min(events.size(), i + kBatch));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+void write_tape(Workload& w, const std::string& path) {
+  WriterOptions options;
+  options.overwrite = true;
+  auto writer = TapeWriter::create(path, test_metadata(), w.interns, options);
+  if (!writer) throw std::runtime_error(writer.error().to_string());
+  for (const auto& b : w.batches) {
+    if (auto r = (*writer)->append(b); !r) throw std::runtime_error(r.error().to_string());
+  }
+  if (auto r = (*writer)->close(); !r) throw std::runtime_error(r.error().to_string());
+}
+
+Workload& workload(const std::string& name) {
+  static std::map<std::string, Workload> cache;  // benchmark-binary scope: built once
+  auto [it, fresh] = cache.try_emplace(name);
+  Workload& w = it->second;
+  if (!fresh) return w;
+  w.batches = to_batches(name == "syscall_storm" ? syscall_storm(kEvents)
+                                                 : mixed_stream(kEvents, &w.interns));
+  w.path = "/tmp/bpftape-bench-" + name + ".bpftape";
+  w.zst_path = w.path + ".zst";
+  write_tape(w, w.path);
+  std::ifstream in(w.path, std::ios::binary);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
+  w.file_bytes = bytes.size();
+  std::ofstream zst(w.zst_path, std::ios::binary | std::ios::trunc);
+  for (size_t off = kFileHeaderSize; off + kFrameHeaderSize <= bytes.size();) {
+    if (std::memcmp(bytes.data() + off, kFrameMagic.data(), 4) != 0) break;  // the trailer
+    uint32_t stored = get_u32(bytes.data() + off + 8);
+    const uint8_t* p = bytes.data() + off + kFrameHeaderSize;
+    w.frames.emplace_back(p, p + stored);
+    zst.write(reinterpret_cast<const char*>(p), stored);
+    off += kFrameHeaderSize + stored;
+  }
+  return w;
+}
+
+void set_counters(benchmark::State& state, const Workload& w) {
+  const double events = static_cast<double>(state.iterations()) * kEvents;
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.SetBytesProcessed(static_cast<int64_t>(events * sizeof(EbpfEvent)));
+  state.counters["bytes_per_event"] = static_cast<double>(w.file_bytes) / kEvents;
+  state.counters["file_MB_per_second"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(w.file_bytes) / 1e6,
+      benchmark::Counter::kIsRate);
+}
+
+void BM_Write(benchmark::State& state, const std::string& name) {
+  Workload& w = workload(name);
+  std::string path = w.path + ".write";
+  for (auto _ : state) write_tape(w, path);
+  std::remove(path.c_str());
+  set_counters(state, w);
+}
+
+void BM_Read(benchmark::State& state, const std::string& name) {
+  Workload& w = workload(name);
+  ReaderOptions options;
+  options.decode_threads = static_cast<unsigned>(state.range(0));
+  for (auto _ : state) {
+    auto reader = TapeReader::open(w.path, options);
+    if (!reader) throw std::runtime_error(reader.error().to_string());
+    EventBatch batch;
+    uint64_t events = 0;
+    while (true) {
+      auto more = (*reader)->next(&batch);
+      if (!more || !*more) break;
+      events += batch.events.size();
+    }
+    if (events != kEvents) state.SkipWithError("short read");
+    benchmark::DoNotOptimize(events);
+  }
+  set_counters(state, w);
+}
+
+// The floor: libzstd decompressing the same frames, nothing else.
+void BM_ZstdFloorInProcess(benchmark::State& state, const std::string& name) {
+  Workload& w = workload(name);
+  std::vector<uint8_t> out(WriterOptions{}.max_frame_bytes);
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  for (auto _ : state) {
+    for (const auto& f : w.frames) {
+      size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), f.data(), f.size());
+      benchmark::DoNotOptimize(n);
+    }
+  }
+  ZSTD_freeDCtx(dctx);
+  set_counters(state, w);
+}
+
+// The floor as the issue states it: the `zstd -d` CLI on the same compressed bytes.
+void BM_ZstdCliDecompress(benchmark::State& state, const std::string& name) {
+  Workload& w = workload(name);
+  std::string cmd = "zstd -q -d -c " + w.zst_path + " > /dev/null";
+  for (auto _ : state) {
+    if (std::system(cmd.c_str()) != 0) state.SkipWithError("zstd -d failed");
+  }
+  set_counters(state, w);
+}
+
+#define TAPE_BENCH(fn, name) \
+  BENCHMARK_CAPTURE(fn, name, std::string(#name))->Unit(benchmark::kMillisecond)->UseRealTime()
+
+TAPE_BENCH(BM_Write, syscall_storm);
+TAPE_BENCH(BM_Write, mixed);
+TAPE_BENCH(BM_Read, syscall_storm)->Arg(1)->Arg(2);
+TAPE_BENCH(BM_Read, mixed)->Arg(1)->Arg(2);
+TAPE_BENCH(BM_ZstdFloorInProcess, syscall_storm);
+TAPE_BENCH(BM_ZstdFloorInProcess, mixed);
+TAPE_BENCH(BM_ZstdCliDecompress, syscall_storm);
+TAPE_BENCH(BM_ZstdCliDecompress, mixed);
+
+}  // namespace
+}  // namespace otlp::ebpf::tape
