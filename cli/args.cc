@@ -2,10 +2,70 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
 namespace bpftape::cli {
 
 using otlp::ebpf::EbpfError;
 using otlp::ebpf::ErrorKind;
+
+otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_view text,
+                                        uint64_t min, uint64_t max) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max) {
+    return otlp::ebpf::make_error(
+        ErrorKind::ConfigError,
+        fmt::format("--{}: '{}' is not a whole number in {}..{}", option, text, min, max));
+  }
+  return value;
+}
+
+otlp::ebpf::Result<double> parse_double(std::string_view option, std::string_view text,
+                                        double min, double max) {
+  std::string copy(text);
+  char* end = nullptr;
+  double value = std::strtod(copy.c_str(), &end);
+  if (copy.empty() || end != copy.c_str() + copy.size() || !std::isfinite(value) ||
+      value < min || value > max) {
+    return otlp::ebpf::make_error(
+        ErrorKind::ConfigError,
+        fmt::format("--{}: '{}' is not a number in {}..{}", option, text, min, max));
+  }
+  return value;
+}
+
+otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::string_view text) {
+  struct Unit {
+    std::string_view suffix;
+    uint64_t ns;
+  };
+  // Longest suffixes first so "ms" is not read as "m" + "s".
+  constexpr Unit kUnits[] = {{"ns", 1},          {"us", 1'000},         {"ms", 1'000'000},
+                             {"s", 1'000'000'000}, {"m", 60'000'000'000}, {"h", 3'600'000'000'000}};
+  std::string_view number = text;
+  uint64_t scale = 1'000'000'000;
+  for (const auto& unit : kUnits) {
+    if (text.size() > unit.suffix.size() && text.ends_with(unit.suffix)) {
+      number = text.substr(0, text.size() - unit.suffix.size());
+      scale = unit.ns;
+      break;
+    }
+  }
+  auto bad = [&] {
+    return otlp::ebpf::make_error(
+        ErrorKind::ConfigError,
+        fmt::format("--{}: '{}' is not a duration (e.g. 10s, 250ms, 2m, 1h)", option, text));
+  };
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (number.empty() || ec != std::errc() || end != number.data() + number.size()) return bad();
+  if (value > UINT64_MAX / scale) return bad();
+  return value * scale;
+}
 
 std::optional<std::string> ParsedArgs::get(std::string_view name) const {
   auto it = values_.find(std::string(name));

@@ -73,6 +73,16 @@ class ArgParser {
   std::string trailing_description_;
 };
 
+// Value parsers for option arguments. Errors are ConfigErrors naming the option and the value.
+// "10s", "250ms", "100us", "5000ns", "2m", "1h"; a bare number is seconds.
+otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::string_view text);
+// Decimal integer in [min, max].
+otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_view text,
+                                        uint64_t min, uint64_t max);
+// Finite decimal number in [min, max].
+otlp::ebpf::Result<double> parse_double(std::string_view option, std::string_view text,
+                                        double min, double max);
+
 // Exit codes shared by all subcommands.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;  // the command ran and failed (bad input, I/O, checks)

@@ -11,6 +11,8 @@ std::span<const Command> all_commands() {
       Command{"info", "describe a tape: metadata, time range, events by type, losses, size",
               run_info},
       Command{"cat", "print a tape's events, one per line (--json), with filters", run_cat},
+      Command{"simulate", "run seeded workloads and faults through the pipeline (--check: vs ground truth)",
+              run_simulate},
   };
   return kCommands;
 }

@@ -23,5 +23,6 @@ std::span<const Command> all_commands();
 int run_doctor(const Args& args);
 int run_info(const Args& args);
 int run_cat(const Args& args);
+int run_simulate(const Args& args);
 
 }  // namespace bpftape::cli

@@ -53,6 +53,8 @@ std::unexpected<EbpfError> errno_error(ErrorKind kind, std::string_view what, in
 }  // namespace otlp::ebpf
 
 // Perfetto's RETURN_IF_ERROR / ASSIGN_OR_RETURN for std::expected.
+// BPFTAPE_ASSIGN_OR_RETURN expands to several statements (it declares `lhs` in the enclosing
+// scope): never use it as the unbraced body of an if/else/for.
 #define BPFTAPE_CONCAT_INNER(a, b) a##b
 #define BPFTAPE_CONCAT(a, b) BPFTAPE_CONCAT_INNER(a, b)
 
