@@ -476,8 +476,19 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
 
   std::vector<Connection> connections = a.network->connections();
   std::vector<HttpRequest> requests = a.network->http_requests();
-  // Spans grouped per process (resource), ascending pid; within one, aggregator order.
-  std::map<uint32_t, std::vector<trace_pb::Span>> by_pid;
+  // Spans grouped per process incarnation (resource): pids are reused, so the key is (pid,
+  // start of the incarnation alive when the span started). Ascending; aggregator order within.
+  struct Group {
+    const ProcessInfo* info = nullptr;
+    std::vector<trace_pb::Span> spans;
+  };
+  std::map<std::pair<uint32_t, uint64_t>, Group> by_process;
+  auto group = [&](uint32_t pid, uint64_t at) -> std::vector<trace_pb::Span>& {
+    const ProcessInfo* info = a.processes != nullptr ? a.processes->lookup(pid, at) : nullptr;
+    Group& g = by_process[{pid, info != nullptr ? info->start_ns : 0}];
+    g.info = info;
+    return g.spans;
+  };
   // socket id -> indices into `connections`: a socket id can recur (reuse, simulations).
   std::multimap<uint64_t, size_t> by_socket;
   std::vector<ConnectionIds> ids;
@@ -485,8 +496,8 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
   for (size_t i = 0; i < connections.size(); ++i) {
     const Connection& c = connections[i];
     ids.push_back(connection_ids(r.recording_id, c.socket_id, c.open_ns));
-    fill_connection_span(c, ids.back(), r, &by_pid[c.pid].emplace_back());
-    by_socket.emplace(connections[i].socket_id, i);
+    fill_connection_span(c, ids.back(), r, &group(c.pid, span_start(c, r)).emplace_back());
+    by_socket.emplace(c.socket_id, i);
   }
   std::vector<uint64_t> ordinals(connections.size(), 0);
   for (const HttpRequest& q : requests) {
@@ -506,15 +517,14 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
     uint64_t ordinal = owner != nullptr ? ordinals[owner_index]++ : 0;
     ConnectionIds conn = owner != nullptr ? ids[owner_index]
                                           : connection_ids(r.recording_id, q.socket_id, 0);
-    fill_request_span(q, owner, conn, ordinal, r, &by_pid[q.pid].emplace_back());
+    fill_request_span(q, owner, conn, ordinal, r, &group(q.pid, q.start_ns).emplace_back());
   }
-  for (auto& [pid, spans] : by_pid) {
+  for (auto& [key, g] : by_process) {
     auto* rs = request.add_resource_spans();
-    detail::fill_process_resource(*resource_, pid, process_info(a.processes, pid),
-                                  rs->mutable_resource());
+    detail::fill_process_resource(*resource_, key.first, g.info, rs->mutable_resource());
     auto* ss = rs->add_scope_spans();
     detail::fill_scope(*tracer_, ss->mutable_scope());
-    for (auto& s : spans) *ss->add_spans() = std::move(s);
+    for (auto& s : g.spans) *ss->add_spans() = std::move(s);
   }
   return request;
 }

@@ -258,6 +258,28 @@ TEST_F(ConverterTest, NetworkMemoryCpuAndHttpMetrics) {
   EXPECT_EQ(count_items(m).metric_points, 26u);
 }
 
+TEST(ConverterPidReuseTest, SpansOfAReusedPidGetTheirIncarnationsResource) {
+  Scenario s;  // its events are not fed: only the two connections below
+  s.processes.upsert(ProcessInfo{.pid = 300, .comm = "old", .exe = "/bin/old",
+                                 .start_ns = kMonoBase + 100});
+  s.processes.upsert(ProcessInfo{.pid = 300, .comm = "new", .exe = "/bin/new",
+                                 .start_ns = kMonoBase + 5'000'000});
+  std::vector<EbpfEvent> events = {
+      s.net(EbpfEventType::TcpConnect, kMonoBase + 1'000'000, 300, 0xD1, false),
+      s.net(EbpfEventType::TcpClose, kMonoBase + 2'000'000, 300, 0xD1, false),
+      s.net(EbpfEventType::TcpConnect, kMonoBase + 6'000'000, 300, 0xD2, false),
+      s.net(EbpfEventType::TcpClose, kMonoBase + 7'000'000, 300, 0xD2, false),
+  };
+  s.network.consume(events, s.interned);
+  auto t = s.converter().convert_traces(s.results());
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->resource_spans_size(), 2);
+  EXPECT_EQ(str_attr(t->resource_spans(0).resource().attributes(), "process.executable.name"), "old");
+  EXPECT_EQ(str_attr(t->resource_spans(1).resource().attributes(), "process.executable.name"), "new");
+  EXPECT_EQ(t->resource_spans(0).scope_spans(0).spans_size(), 1);
+  EXPECT_EQ(t->resource_spans(1).scope_spans(0).spans_size(), 1);
+}
+
 TEST_F(ConverterTest, ConfigurationIsRequired) {
   EbpfOtlpConverter c;
   EXPECT_FALSE(c.is_configured());
