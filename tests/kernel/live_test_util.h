@@ -1,6 +1,7 @@
 // Shared pieces of the kernel live tests: the skip rule and an event collector.
 #pragma once
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -55,6 +56,18 @@ class Collector {
     auto n = drain_.drain(batch_);
     ASSERT_TRUE(n) << n.error().to_string();
     for (auto& loss : losses_) ASSERT_TRUE(loss.collect(batch_.losses));
+  }
+
+  // Waits for `pid` to exit while draining every millisecond (as the recorder does), so a busy
+  // machine cannot fill the ring meanwhile. Returns the wait status.
+  int wait_draining(pid_t pid) {
+    int status = 0;
+    while (true) {
+      const pid_t done = waitpid(pid, &status, WNOHANG);
+      drain_once();
+      if (done == pid || done < 0) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
 
   const std::vector<EbpfEvent>& events() const { return batch_.events; }

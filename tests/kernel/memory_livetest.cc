@@ -1,6 +1,5 @@
 // Memory probe on the live kernel: a helper binary (no sanitizers, so libc's allocator is the
 // one called) makes a known sequence of allocator calls.
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,8 +13,6 @@
 
 #include "tests/kernel/live_test_util.h"
 
-extern char** environ;
-
 namespace otlp::ebpf::testing {
 namespace {
 
@@ -23,20 +20,31 @@ constexpr int kMallocs = 50;
 
 TEST(MemoryLivetest, HelperMallocsAndFreesAreRecordedWithSizesAndStacks) {
   BPFTAPE_REQUIRE_LIVE();
-  auto probe = MemoryProbe::create(ProbeOptions{});
+  // The helper waits (forked, not yet exec'd) until the probe is attached to it alone: a
+  // machine-wide allocator probe would record every process's mallocs.
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const std::string count = std::to_string(kMallocs);
+  const pid_t child = fork();
+  if (child == 0) {
+    close(fds[1]);
+    char byte;
+    if (read(fds[0], &byte, 1) != 1) _exit(2);
+    execl(BPFTAPE_ALLOC_HELPER, BPFTAPE_ALLOC_HELPER, count.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(fds[0]);
+  ProbeOptions options;
+  options.filter.tgids = {static_cast<uint32_t>(child)};
+  auto probe = MemoryProbe::create(options);
   ASSERT_TRUE(probe) << probe.error().to_string();
-  auto attached = (*probe)->attach("libc.so.6");
+  auto attached = (*probe)->attach("libc.so.6", child);  // uprobes for this process only
   ASSERT_TRUE(attached) << attached.error().to_string();
   Collector collector;
   collector.add(**probe);
-
-  const std::string count = std::to_string(kMallocs);
-  char* argv[] = {const_cast<char*>(BPFTAPE_ALLOC_HELPER), const_cast<char*>(count.c_str()),
-                  nullptr};
-  pid_t child = 0;
-  ASSERT_EQ(posix_spawn(&child, BPFTAPE_ALLOC_HELPER, nullptr, nullptr, argv, environ), 0);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  close(fds[1]);
+  const int status = collector.wait_draining(child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   collector.drain_once();
   const uint32_t pid = static_cast<uint32_t>(child);

@@ -83,8 +83,7 @@ TEST(NetworkLivetest, TcpConnectAcceptCloseWithPortsBytesAndPayload) {
   const pid_t child = fork();
   if (child == 0) _exit(tcp_workload(listener, port));
   close(listener);
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const int status = collector.wait_draining(child);
   ASSERT_TRUE(WIFEXITED(status)) << status;
   ASSERT_EQ(WEXITSTATUS(status), 0);
   const uint32_t pid = static_cast<uint32_t>(child);
@@ -176,8 +175,7 @@ TEST(NetworkLivetest, UdpDatagramsAreCountedWithSizes) {
     }
     _exit(0);
   }
-  int status = 0;
-  ASSERT_EQ(waitpid(child, &status, 0), child);
+  const int status = collector.wait_draining(child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   collector.drain_once();
   size_t sends = 0, receives = 0;
