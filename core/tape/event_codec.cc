@@ -347,6 +347,11 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in) {
   }
   uint64_t sum_events = 0, sum_losses = 0;
   for (unsigned b = 0; b < batch_events.size(); ++b) {
+    // The writer never stores an empty batch; refusing them keeps the number of batches (and
+    // the memory they take) bounded by the number of events and losses really present.
+    if (batch_events[b] == 0 && batch_losses[b] == 0) {
+      return fail(fmt::format("batch {} is empty", b));
+    }
     sum_events += batch_events[b];
     sum_losses += batch_losses[b];
   }

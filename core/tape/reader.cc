@@ -303,6 +303,7 @@ struct TapeReader::Impl {
   TapeMetadata metadata;
   uint64_t first_frame_offset = 0;  // just after the metadata frame
   uint64_t data_end = 0;            // index offset (complete) or file size
+  uint64_t scan_end = 0;            // where scanning stops when the index is unreadable
   bool complete = false;
   std::optional<TapeIndex> index;
 
@@ -529,7 +530,7 @@ void TapeReader::Impl::finish_pass() {
   if (complete) return;
   std::string where =
       truncated_at ? fmt::format("truncated at byte {} of {}", *truncated_at, source->size())
-                   : fmt::format("no index (ends at byte {} without one)", source->size());
+                   : fmt::format("no usable index (frames end at byte {})", data_end);
   warnings.push_back(fmt::format("{}: {} events in {} frames recovered (the writer did not "
                                  "close the tape; everything after the last whole frame is lost)",
                                  where, pass_events, pass_frames));
@@ -548,6 +549,16 @@ Result<void> TapeReader::Impl::load_index() {
   if (index_offset < first_frame_offset || index_offset >= index_end) {
     return make_error(ErrorKind::FormatError,
                       fmt::format("the trailer points at byte {}, outside the tape", index_offset));
+  }
+  // If the index frame's header is intact (magic, type, ends at the trailer) but its body is
+  // not, scanning can still stop exactly where the events end.
+  uint8_t ih[kFrameHeaderSize];
+  if (index_end - index_offset >= kFrameHeaderSize &&
+      source->read_at(index_offset, ih, sizeof(ih)) &&
+      std::memcmp(ih, kFrameMagic.data(), kFrameMagic.size()) == 0 &&
+      ih[4] == static_cast<uint8_t>(FrameType::Index) &&
+      index_offset + kFrameHeaderSize + get_u32(ih + 8) == index_end) {
+    scan_end = index_offset;
   }
   // Frames inside [first_frame_offset, index_offset) are all whole on a complete tape.
   complete = true;
@@ -641,7 +652,7 @@ Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> sour
       impl->warnings.push_back(fmt::format("the index is unreadable ({}); reading by scanning",
                                            r.error().message()));
     }
-    impl->data_end = size;
+    impl->data_end = impl->scan_end ? impl->scan_end : size;
     impl->complete = false;
   }
   return impl;

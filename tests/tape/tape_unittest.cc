@@ -286,6 +286,24 @@ TEST(TapeReader, RandomByteFlipsGiveAnErrorOrAPrefixNeverACrash) {
   EXPECT_GT(errors, 2000);  // CRC-32C catches (nearly) every flip
 }
 
+TEST(TapeReader, DamagedIndexFallsBackToScanningWithAWarning) {
+  InternTable interns;
+  auto events = syscall_storm(3000);
+  WriterOptions options;
+  options.frame_events = 500;
+  auto bytes = write_memory_tape(split(events, 100), interns, options);
+  uint64_t index_offset = get_u64(bytes.data() + bytes.size() - kTrailerSize);
+  bytes[index_offset + kFrameHeaderSize + 2] ^= 0x01;  // the index body, not its header
+  auto reader = open_ok(bytes);
+  EXPECT_FALSE(reader->complete());
+  std::optional<EbpfError> error;
+  EXPECT_EQ(flatten(read_all(*reader, &error)), events);
+  EXPECT_FALSE(error) << error->to_string();
+  ASSERT_EQ(reader->warnings().size(), 2u);
+  EXPECT_THAT(reader->warnings()[0], HasSubstr("index is unreadable"));
+  EXPECT_THAT(reader->warnings()[1], HasSubstr("3000 events in"));
+}
+
 TEST(TapeReader, CorruptFrameErrorNamesItsOffset) {
   InternTable interns;
   auto events = syscall_storm(5000);
