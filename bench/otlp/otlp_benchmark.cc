@@ -112,6 +112,35 @@ void BM_ConvertTraces(benchmark::State& state) {
 }
 BENCHMARK(BM_ConvertTraces)->Unit(benchmark::kMillisecond);
 
+// The arena variant: the whole message tree is allocated from, and freed with, one arena.
+void BM_ConvertTracesArena(benchmark::State& state) {
+  const Fixture& f = fixture();
+  EbpfOtlpConverter c = f.converter();
+  uint64_t spans = 0;
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto t = c.convert_traces(f.results(), &arena);
+    spans += count_items(**t).spans;
+    benchmark::DoNotOptimize(t);
+  }
+  state.counters["spans/s"] = benchmark::Counter(static_cast<double>(spans), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ConvertTracesArena)->Unit(benchmark::kMillisecond);
+
+void BM_ConvertMetricsArena(benchmark::State& state) {
+  const Fixture& f = fixture();
+  EbpfOtlpConverter c = f.converter();
+  uint64_t points = 0;
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto m = c.convert_metrics(f.results(), &arena);
+    points += count_items(**m).metric_points;
+    benchmark::DoNotOptimize(m);
+  }
+  state.counters["points/s"] = benchmark::Counter(static_cast<double>(points), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_ConvertMetricsArena)->Unit(benchmark::kMillisecond);
+
 void BM_ConvertMetrics(benchmark::State& state) {
   const Fixture& f = fixture();
   EbpfOtlpConverter c = f.converter();

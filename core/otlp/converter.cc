@@ -469,25 +469,51 @@ Result<void> EbpfOtlpConverter::require(bool signal_enabled, std::string_view wh
 }
 
 Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& a) const {
+  TraceRequest request;
+  BPFTAPE_RETURN_IF_ERROR(build_traces(a, &request));
+  return request;
+}
+
+Result<TraceRequest*> EbpfOtlpConverter::convert_traces(const AggregatorResults& a,
+                                                        google::protobuf::Arena* arena) const {
+  auto* request = google::protobuf::Arena::CreateMessage<TraceRequest>(arena);
+  auto done = build_traces(a, request);
+  if (!done) {
+    if (arena == nullptr) delete request;
+    return std::unexpected(std::move(done).error());
+  }
+  return request;
+}
+
+Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a,
+                                             TraceRequest* request) const {
   BPFTAPE_RETURN_IF_ERROR(require(tracer_.has_value(), "tracer"));
   const RecordingContext& r = *recording_;
-  TraceRequest request;
-  if (a.network == nullptr) return request;
+  if (a.network == nullptr) return {};
 
   std::vector<Connection> connections = a.network->connections();
   std::vector<HttpRequest> requests = a.network->http_requests();
-  // Spans grouped per process incarnation (resource): pids are reused, so the key is (pid,
-  // start of the incarnation alive when the span started). Ascending; aggregator order within.
+  // Pass 1 decides where each span goes; pass 2 writes them straight into `request` (on its
+  // arena, when it has one: building elsewhere and moving would copy across arenas).
+  struct Item {
+    bool is_request;
+    size_t index;               // into connections or requests
+    const Connection* owner;    // requests: the connection they belong to (may be null)
+    ConnectionIds ids;          // the connection's (or owner's) ids
+    uint64_t ordinal;           // requests: position on their connection
+  };
+  // Grouped per process incarnation (resource): pids are reused, so the key is (pid, start
+  // of the incarnation alive when the span started). Ascending; aggregator order within.
   struct Group {
     const ProcessInfo* info = nullptr;
-    std::vector<trace_pb::Span> spans;
+    std::vector<Item> items;
   };
   std::map<std::pair<uint32_t, uint64_t>, Group> by_process;
-  auto group = [&](uint32_t pid, uint64_t at) -> std::vector<trace_pb::Span>& {
+  auto group = [&](uint32_t pid, uint64_t at) -> std::vector<Item>& {
     const ProcessInfo* info = a.processes != nullptr ? a.processes->lookup(pid, at) : nullptr;
     Group& g = by_process[{pid, info != nullptr ? info->start_ns : 0}];
     g.info = info;
-    return g.spans;
+    return g.items;
   };
   // socket id -> indices into `connections`: a socket id can recur (reuse, simulations).
   std::multimap<uint64_t, size_t> by_socket;
@@ -496,11 +522,12 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
   for (size_t i = 0; i < connections.size(); ++i) {
     const Connection& c = connections[i];
     ids.push_back(connection_ids(r.recording_id, c.socket_id, c.open_ns));
-    fill_connection_span(c, ids.back(), r, &group(c.pid, span_start(c, r)).emplace_back());
+    group(c.pid, span_start(c, r)).push_back({false, i, nullptr, ids.back(), 0});
     by_socket.emplace(c.socket_id, i);
   }
   std::vector<uint64_t> ordinals(connections.size(), 0);
-  for (const HttpRequest& q : requests) {
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const HttpRequest& q = requests[i];
     // The connection that was open when the request started (the latest one opened before).
     const Connection* owner = nullptr;
     size_t owner_index = 0;
@@ -517,22 +544,47 @@ Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& 
     uint64_t ordinal = owner != nullptr ? ordinals[owner_index]++ : 0;
     ConnectionIds conn = owner != nullptr ? ids[owner_index]
                                           : connection_ids(r.recording_id, q.socket_id, 0);
-    fill_request_span(q, owner, conn, ordinal, r, &group(q.pid, q.start_ns).emplace_back());
+    group(q.pid, q.start_ns).push_back({true, i, owner, conn, ordinal});
   }
-  for (auto& [key, g] : by_process) {
-    auto* rs = request.add_resource_spans();
+  for (const auto& [key, g] : by_process) {
+    auto* rs = request->add_resource_spans();
     detail::fill_process_resource(*resource_, key.first, g.info, rs->mutable_resource());
     auto* ss = rs->add_scope_spans();
     detail::fill_scope(*tracer_, ss->mutable_scope());
-    for (auto& s : g.spans) *ss->add_spans() = std::move(s);
+    ss->mutable_spans()->Reserve(static_cast<int>(g.items.size()));
+    for (const Item& it : g.items) {
+      if (it.is_request) {
+        fill_request_span(requests[it.index], it.owner, it.ids, it.ordinal, r, ss->add_spans());
+      } else {
+        fill_connection_span(connections[it.index], it.ids, r, ss->add_spans());
+      }
+    }
+  }
+  return {};
+}
+
+Result<MetricsRequest> EbpfOtlpConverter::convert_metrics(const AggregatorResults& a) const {
+  MetricsRequest request;
+  BPFTAPE_RETURN_IF_ERROR(build_metrics(a, &request));
+  return request;
+}
+
+Result<MetricsRequest*> EbpfOtlpConverter::convert_metrics(const AggregatorResults& a,
+                                                           google::protobuf::Arena* arena) const {
+  auto* request = google::protobuf::Arena::CreateMessage<MetricsRequest>(arena);
+  auto done = build_metrics(a, request);
+  if (!done) {
+    if (arena == nullptr) delete request;
+    return std::unexpected(std::move(done).error());
   }
   return request;
 }
 
-Result<MetricsRequest> EbpfOtlpConverter::convert_metrics(const AggregatorResults& a) const {
+Result<void> EbpfOtlpConverter::build_metrics(const AggregatorResults& a,
+                                              MetricsRequest* out) const {
   BPFTAPE_RETURN_IF_ERROR(require(meter_.has_value(), "meter"));
   const RecordingContext& r = *recording_;
-  MetricsRequest request;
+  MetricsRequest& request = *out;
 
   std::map<uint32_t, ProcessMetrics> per_pid;
   if (a.syscalls != nullptr) {
@@ -568,13 +620,14 @@ Result<MetricsRequest> EbpfOtlpConverter::convert_metrics(const AggregatorResult
   }
 
   {
-    metrics_pb::ResourceMetrics host;
-    auto* sm = host.add_scope_metrics();
+    auto* host = request.add_resource_metrics();  // built in place; removed if it stays empty
+    auto* sm = host->add_scope_metrics();
     detail::fill_scope(*meter_, sm->mutable_scope());
     MetricSet set(sm, r);
     if (emit_host_metrics(a, set)) {
-      detail::fill_host_resource(*resource_, host.mutable_resource());
-      *request.add_resource_metrics() = std::move(host);
+      detail::fill_host_resource(*resource_, host->mutable_resource());
+    } else {
+      request.mutable_resource_metrics()->RemoveLast();
     }
   }
   for (const auto& [pid, pm] : per_pid) {
@@ -586,7 +639,7 @@ Result<MetricsRequest> EbpfOtlpConverter::convert_metrics(const AggregatorResult
     MetricSet set(sm, r);
     emit_process_metrics(pm, set);
   }
-  return request;
+  return {};
 }
 
 Result<ProfileOutput> EbpfOtlpConverter::convert_profile_to_otlp(

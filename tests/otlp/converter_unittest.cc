@@ -167,6 +167,20 @@ TEST_F(ConverterTest, ConvertingTwiceIsByteIdentical) {
   EXPECT_EQ(serialize_deterministic(*t1), serialize_deterministic(*t3));
 }
 
+TEST_F(ConverterTest, ArenaVariantsGiveTheSameBytes) {
+  EbpfOtlpConverter c = s.converter();
+  google::protobuf::Arena arena;
+  auto t = c.convert_traces(s.results(), &arena);
+  auto m = c.convert_metrics(s.results(), &arena);
+  ASSERT_TRUE(t && m);
+  EXPECT_EQ((*t)->GetArena(), &arena);
+  EXPECT_EQ(serialize_deterministic(**t), serialize_deterministic(*c.convert_traces(s.results())));
+  EXPECT_EQ(serialize_deterministic(**m), serialize_deterministic(*c.convert_metrics(s.results())));
+  EbpfOtlpConverter unconfigured;
+  EXPECT_FALSE(unconfigured.convert_traces(s.results(), &arena));
+  EXPECT_FALSE(unconfigured.convert_metrics(s.results(), nullptr));  // no leak on error (ASan)
+}
+
 TEST_F(ConverterTest, SyscallMetrics) {
   MetricsRequest m = metrics();
   const auto* nginx = find_resource(m.resource_metrics(), 100);
