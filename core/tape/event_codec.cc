@@ -315,7 +315,22 @@ void EventFrameEncoder::clear() {
   first_ts_ = last_ts_ = 0;
 }
 
-Result<DecodedEvents> decode_events(schema::Events::Reader in) {
+std::vector<EbpfEvent> EventVectorPool::take() {
+  std::lock_guard lock(mutex_);
+  if (free_.empty()) return {};
+  auto events = std::move(free_.back());
+  free_.pop_back();
+  return events;
+}
+
+void EventVectorPool::give(std::vector<EbpfEvent>&& events) {
+  if (events.capacity() == 0) return;
+  events.clear();
+  std::lock_guard lock(mutex_);
+  if (free_.size() < kMaxPooled) free_.push_back(std::move(events));
+}
+
+Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* pool) {
   auto fail = [](std::string what) { return make_error(ErrorKind::FormatError, std::move(what)); };
   DecodedEvents out;
   const uint32_t n = in.getEventCount();
@@ -397,8 +412,13 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in) {
   uint64_t c = 0;  // index into the per-event header columns (verbatim events excluded)
   for (unsigned b = 0; b < batch_events.size(); ++b) {
     auto& events = out.batches[b].events;
-    events.resize(batch_events[b]);  // value-initialized: every byte zero
-    for (EbpfEvent& ev : events) {
+    if (pool) events = pool->take();
+    // reserve + push_back of a zeroed local: vector::resize value-initializes element by
+    // element, which profiled as a quarter of the decode time.
+    events.reserve(batch_events[b]);
+    for (uint32_t k = 0; k < batch_events[b]; ++k) {
+      EbpfEvent ev;
+      std::memset(&ev, 0, sizeof(ev));  // padding and unused payload bytes are zero
       if (g == next_verbatim) {
         std::memcpy(&ev, verbatim.begin() + verbatim_seen * sizeof(EbpfEvent), sizeof(EbpfEvent));
         ++verbatim_seen;
@@ -500,6 +520,7 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in) {
       }
       first_ts = std::min(first_ts, ev.timestamp_ns);
       last_ts = std::max(last_ts, ev.timestamp_ns);
+      events.push_back(ev);
       ++g;
     }
     auto& losses = out.batches[b].losses;

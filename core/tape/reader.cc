@@ -151,7 +151,7 @@ TapeMetadata decode_metadata(schema::Metadata::Reader in) {
 // Everything below the frame header: checksum, decompression, Cap'n Proto, per-type decode.
 // Pure (touches no reader state), so it runs on worker threads. Cap'n Proto reports malformed
 // messages by throwing kj::Exception; this is the one place that turns them into errors.
-Result<DecodedFrame> decode_frame(const RawFrame& raw) {
+Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
   const uint64_t off = raw.offset;
   const auto& h = raw.header;
   auto header_bytes = encode_frame_header(h.type, h.stored_size, h.raw_size, raw.stored);
@@ -219,7 +219,7 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw) {
         break;
       }
       case FrameType::Events: {
-        auto decoded = decode_events(message.getRoot<schema::Events>());
+        auto decoded = decode_events(message.getRoot<schema::Events>(), pool);
         if (!decoded) return std::unexpected(frame_error(off, decoded.error().message()));
         out.content = std::move(*decoded);
         break;
@@ -323,6 +323,8 @@ struct TapeReader::Impl {
   bool finished = false;             // next() returned false
   std::optional<uint64_t> truncated_at;
   std::optional<EbpfError> error;
+  // Declared before in_flight: decode tasks use it until their futures are destroyed.
+  EventVectorPool pool;
   std::deque<std::future<Result<DecodedFrame>>> in_flight;
   std::deque<EventBatch> ready;
   uint64_t pass_events = 0;  // events delivered by frames of the current pass (for warnings)
@@ -399,7 +401,7 @@ Result<DecodedFrame> TapeReader::Impl::read_and_decode(uint64_t offset, uint64_t
         offset, fmt::format("expected a {} frame, found type {}", frame_type_name(expected_type),
                             read.frame.header.type)));
   }
-  return decode_frame(read.frame);
+  return decode_frame(read.frame, &pool);
 }
 
 Result<void> TapeReader::Impl::apply_interned(uint64_t offset, const InternedEntries& e) {
@@ -508,11 +510,13 @@ void TapeReader::Impl::schedule() {
     pos += kFrameHeaderSize + read->frame.stored.size();
     if (options.decode_threads <= 1) {
       std::promise<Result<DecodedFrame>> p;
-      p.set_value(decode_frame(read->frame));
+      p.set_value(decode_frame(read->frame, &pool));
       in_flight.push_back(p.get_future());
     } else {
       in_flight.push_back(std::async(std::launch::async,
-                                     [frame = std::move(read->frame)] { return decode_frame(frame); }));
+                                     [frame = std::move(read->frame), pool = &pool] {
+                                       return decode_frame(frame, pool);
+                                     }));
     }
   }
 }
@@ -690,6 +694,7 @@ Result<bool> TapeReader::next(EventBatch* batch) {
   if (s.error) return std::unexpected(*s.error);
   while (true) {
     while (!s.ready.empty()) {
+      s.pool.give(std::move(batch->events));  // the caller is done with the previous batch
       *batch = std::move(s.ready.front());
       s.ready.pop_front();
       if (s.min_timestamp > 0) {
