@@ -101,7 +101,7 @@ Result<sim::SimOptions> options_from(const ParsedArgs& args) {
 }
 
 // Without --check: generate and count, the simulator's own throughput.
-int run_generate_only(const sim::SimOptions& options, bool quiet) {
+int run_generate_only(const sim::SimOptions& options) {
   auto started = std::chrono::steady_clock::now();
   sim::SimSource source(options, nullptr);
   otlp::ebpf::EventBatch batch;
@@ -114,7 +114,7 @@ int run_generate_only(const sim::SimOptions& options, bool quiet) {
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto& s = source.world().stats();
-  if (!quiet) {
+  {
     std::printf("generated %llu events (%llu delivered, %llu lost in rings) in %.3f s: %.2f M events/s, "
                 "virtual/real time %.0fx\n",
                 static_cast<unsigned long long>(s.emitted), static_cast<unsigned long long>(events),
@@ -144,7 +144,7 @@ int run_simulate(const Args& args) {
   }
   bool quiet = parsed->has("quiet");
   if (!quiet) std::printf("bpftape simulate\n%s", options->describe().c_str());
-  if (!parsed->has("check")) return run_generate_only(*options, quiet);
+  if (!parsed->has("check")) return run_generate_only(*options);
 
   sim::CheckReport report = sim::run_check(*options);
   std::fputs(report.summary().c_str(), report.ok() ? stdout : stderr);

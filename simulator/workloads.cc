@@ -299,6 +299,7 @@ class Allocator : public Actor {
  private:
   struct Block {
     uint64_t address;
+    size_t site;  // call site that allocated it; realloc keeps it
     bool live;
   };
   struct PendingFree {
@@ -324,14 +325,14 @@ class Allocator : public Actor {
     size_t site = rng_.below(stacks_.size());
     uint64_t size = uint64_t{16} << rng_.below(8);  // 16 B .. 2 KiB
     uint64_t roll = rng_.below(10);
-    // realloc moves a live block of this site's kind (the most recent one, if any).
+    // realloc grows the most recent block, if live, from the site that allocated it.
     if (roll == 0 && !blocks_.empty() && blocks_.back().live) {
       Block& b = blocks_.back();
       uint64_t old = b.address;
       b.address = fresh_address();
       emit(w, EbpfEventType::MemoryAlloc, now,
            MemoryData{.address = b.address, .size = size, .old_address = old,
-                      .stack = stacks_[site], .op = MemoryOp::Realloc});
+                      .stack = stacks_[b.site], .op = MemoryOp::Realloc});
       free_addresses_.push_back(old);
       return;
     }
@@ -339,7 +340,7 @@ class Allocator : public Actor {
     uint64_t address = fresh_address();
     emit(w, EbpfEventType::MemoryAlloc, now,
          MemoryData{.address = address, .size = size, .stack = stacks_[site], .op = op});
-    blocks_.push_back(Block{address, true});
+    blocks_.push_back(Block{address, site, true});
     bool leaks = site == stacks_.size() - 1 && rng_.chance(w.options().leak_probability);
     if (!leaks) {
       uint64_t lifetime = 1 + static_cast<uint64_t>(rng_.exponential(5'000'000));
