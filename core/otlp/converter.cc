@@ -369,6 +369,14 @@ bool emit_host_metrics(const AggregatorResults& a, MetricSet& set) {
   }
   if (a.network != nullptr) {
     const NetworkStats& n = a.network->stats();
+    if (n.http_requests_not_kept != 0) {
+      // The aggregator kept at most kMaxKeptRequests requests (and spans for them); say how
+      // many more there were rather than lose them silently.
+      any = true;
+      auto* lost = set.counter("bpftape.http.requests_not_kept", "{request}",
+                               "HTTP requests counted but not kept for spans (limit reached)");
+      set.point(lost->mutable_data_points(), static_cast<int64_t>(n.http_requests_not_kept));
+    }
     if (n.udp_sessions != 0) {
       any = true;
       auto* udp = set.counter("bpftape.network.udp_sessions", "{socket}",

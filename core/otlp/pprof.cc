@@ -1,5 +1,6 @@
 #include "core/otlp/pprof.h"
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -140,7 +141,9 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
   ProfileOutput out;
   PprofBuilder b(options);
   PprofProfile& pp = b.profile();
-  const int64_t period_ns = 1'000'000'000 / options.sample_hz;
+  // convert_profile_to_otlp refuses 0 Hz with a ConfigError; direct callers get 1 Hz rather
+  // than a division by zero.
+  const int64_t period_ns = 1'000'000'000 / std::max<uint32_t>(options.sample_hz, 1);
   auto* t0 = pp.add_sample_type();
   t0->set_type(b.str("samples"));
   t0->set_unit(b.str("count"));

@@ -10,8 +10,9 @@
 
 namespace otlp::ebpf {
 
-// Builds both encodings. Deterministic: samples in CpuAggregator::by_stack() order, string,
-// function and location tables in first-use order.
+// Builds both encodings (options.sample_hz > 0; EbpfOtlpConverter::convert_profile_to_otlp
+// checks the configuration and is the usual entry point). Deterministic: samples in
+// CpuAggregator::by_stack() order, string, function and location tables in first-use order.
 ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& interned,
                              const ProcessTable* processes, const ResourceConfig& resource,
                              const RecordingContext& recording, const InstrumentationScope& scope,
