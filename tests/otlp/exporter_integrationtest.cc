@@ -1,6 +1,7 @@
 // The OTLP/HTTP exporter against FakeCollector on 127.0.0.1 (no other network).
 #include "core/otlp/exporter.h"
 
+#include <cstdio>
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -10,6 +11,7 @@
 #include "core/otlp/output.h"
 #include "core/otlp/pprof.h"
 #include "tests/otlp/fake_collector.h"
+#include "tests/otlp/otlp_test_util.h"
 #include "tests/otlp/scenario.h"
 
 namespace otlp::ebpf::testing {
@@ -235,8 +237,8 @@ TEST_F(ExporterTest, ExportResultsSendsEverySignalAndWritesFiles) {
   OtlpOutput out;
   out.endpoint = collector.endpoint();
   out.headers = {{"x-run", "1"}};
-  out.json_path = ::testing::TempDir() + "/export_results_test.jsonl";
-  out.pprof_path = ::testing::TempDir() + "/export_results_test.pb.gz";
+  out.json_path = temp_path("export_results_test.jsonl");
+  out.pprof_path = temp_path("export_results_test.pb.gz");
   out.resource.host_name = "web-1";
   auto report = export_results(out, s.recording, s.results(), &s.interned);
   ASSERT_TRUE(report) << report.error().to_string();
@@ -268,6 +270,8 @@ TEST_F(ExporterTest, ExportResultsSendsEverySignalAndWritesFiles) {
   PprofProfile p;
   ASSERT_TRUE(p.ParseFromString(*raw));
   EXPECT_EQ(p.sample_size(), 3);
+  std::remove(out.json_path.c_str());
+  std::remove(out.pprof_path.c_str());
 }
 
 TEST_F(ExporterTest, ExportResultsReportsAnUnreachableCollector) {

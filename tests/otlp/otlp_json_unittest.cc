@@ -1,5 +1,6 @@
 #include "core/otlp/otlp_json.h"
 
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "core/otlp/exporter.h"
+#include "tests/otlp/otlp_test_util.h"
 #include "tests/otlp/scenario.h"
 
 namespace otlp::ebpf::testing {
@@ -93,7 +95,7 @@ TEST(OtlpJsonTest, ConvertedOutputFollowsOtlpJsonRules) {
 }
 
 TEST(OtlpJsonTest, FileWriterWritesOneRequestPerLine) {
-  std::string path = ::testing::TempDir() + "/otlp_json_writer_test.jsonl";
+  std::string path = temp_path("otlp_json_writer_test.jsonl");
   {
     auto w = OtlpJsonFileWriter::open(path);
     ASSERT_TRUE(w) << w.error().to_string();
@@ -111,6 +113,7 @@ TEST(OtlpJsonTest, FileWriterWritesOneRequestPerLine) {
     ++lines;
   }
   EXPECT_EQ(lines, 2);
+  std::remove(path.c_str());
   auto bad = OtlpJsonFileWriter::open("/nonexistent-dir/x.jsonl");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().kind(), ErrorKind::Io);

@@ -5,9 +5,18 @@
 #include <string>
 #include <string_view>
 
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
 #include "core/otlp/converter.h"
 
 namespace otlp::ebpf::testing {
+
+// A temp file name unique to this process: several build trees' ctest runs share /tmp.
+inline std::string temp_path(std::string_view name) {
+  return ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_" + std::string(name);
+}
 
 using KeyValues = google::protobuf::RepeatedPtrField<otlp_proto::common::v1::KeyValue>;
 

@@ -169,7 +169,7 @@ TEST_F(PprofTest, GoToolPprofReadsIt) {
     GTEST_SKIP() << "go is not installed (apt-get install golang-go): cannot run go tool pprof";
   }
   std::string dir = ::testing::TempDir();
-  std::string path = dir + "/bpftape_pprof_test.pb.gz";
+  std::string path = temp_path("bpftape_pprof_test.pb.gz");
   {
     auto gz = pprof_gzip(out.pprof);
     ASSERT_TRUE(gz);
@@ -187,6 +187,7 @@ TEST_F(PprofTest, GoToolPprofReadsIt) {
   char buf[4096];
   while (size_t n = fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
   int status = pclose(pipe);
+  std::remove(path.c_str());
   ASSERT_EQ(status, 0) << output;
   EXPECT_THAT(output, HasSubstr("work"));
   EXPECT_THAT(output, HasSubstr("do_syscall_64"));
