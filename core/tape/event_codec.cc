@@ -18,6 +18,18 @@ class Cursor {
 
   uint64_t varint() {
     if (p_ != end_ && *p_ < 0x80) return *p_++;  // the common one-byte case
+    if (end_ - p_ >= static_cast<ptrdiff_t>(kMaxVarintBytes)) {
+      // Enough bytes left for any varint: decode without per-byte bounds checks.
+      uint64_t value = 0;
+      for (unsigned i = 0; i < kMaxVarintBytes; ++i) {
+        uint8_t b = p_[i];
+        value |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+          p_ += i + 1;
+          return value;
+        }
+      }
+    }
     return varint_slow();
   }
   uint8_t byte() {
@@ -31,7 +43,7 @@ class Cursor {
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
 
  private:
-  uint64_t varint_slow() {
+  [[gnu::noinline]] uint64_t varint_slow() {
     uint64_t value = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
       if (p_ == end_) break;
