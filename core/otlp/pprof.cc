@@ -25,9 +25,12 @@ class PprofBuilder {
  public:
   PprofBuilder(const ProfileOptions& options) : options_(options) { str(""); }
 
-  int64_t str(std::string_view s) {
-    auto [it, inserted] = strings_.try_emplace(std::string(s), profile_.string_table_size());
-    if (inserted) profile_.add_string_table(std::string(s));
+  // pprof's string_table is a proto3 `string`: function names and process names from a
+  // recording are made valid UTF-8 first.
+  int64_t str(std::string_view raw) {
+    std::string s = detail::to_valid_utf8(raw);
+    auto [it, inserted] = strings_.try_emplace(s, profile_.string_table_size());
+    if (inserted) profile_.add_string_table(std::move(s));
     return it->second;
   }
 

@@ -5,6 +5,7 @@
 
 #include "core/otlp/ids.h"
 #include "core/otlp/otlp_json.h"
+#include "core/otlp/resource.h"
 #include "tests/otlp/otlp_test_util.h"
 #include "tests/otlp/scenario.h"
 
@@ -346,6 +347,25 @@ TEST_F(ConverterTest, SingleEventConversion) {
   EXPECT_FALSE(none->has_value());
   ASSERT_TRUE(c.convert_event_to_metric(sc, s.interned));
   EXPECT_THAT(c.event_results().syscalls->pids(), ElementsAre(7u));
+}
+
+}  // namespace
+}  // namespace otlp::ebpf::testing
+
+namespace otlp::ebpf::testing {
+namespace {
+
+TEST(Utf8Test, InvalidSequencesBecomeReplacementCharacters) {
+  using detail::to_valid_utf8;
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(to_valid_utf8("nginx"), "nginx");
+  EXPECT_EQ(to_valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");               // é
+  EXPECT_EQ(to_valid_utf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");     // U+1F600
+  EXPECT_EQ(to_valid_utf8("a\xFF" "b"), "a" + fffd + "b");
+  EXPECT_EQ(to_valid_utf8("\xC0\x80"), fffd + fffd);                    // overlong NUL
+  EXPECT_EQ(to_valid_utf8("\xED\xA0\x80"), fffd + fffd + fffd);         // surrogate D800
+  EXPECT_EQ(to_valid_utf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // > U+10FFFF
+  EXPECT_EQ(to_valid_utf8("x\xE2\x82"), "x" + fffd + fffd);            // truncated
 }
 
 }  // namespace
