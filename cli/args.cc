@@ -62,7 +62,17 @@ otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::str
   };
   uint64_t value = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
-  if (number.empty() || ec != std::errc() || end != number.data() + number.size()) return bad();
+  if (number.empty() || ec != std::errc()) return bad();
+  if (end != number.data() + number.size()) {
+    // A fraction ("1.5s", "0.25"): exact enough in double for any realistic duration.
+    double fractional = 0;
+    auto [fend, fec] = std::from_chars(number.data(), number.data() + number.size(), fractional);
+    if (fec != std::errc() || fend != number.data() + number.size() || fractional < 0 ||
+        fractional * static_cast<double>(scale) > 1.8e19) {
+      return bad();
+    }
+    return static_cast<uint64_t>(fractional * static_cast<double>(scale));
+  }
   if (value > UINT64_MAX / scale) return bad();
   return value * scale;
 }

@@ -74,7 +74,7 @@ class ArgParser {
 };
 
 // Value parsers for option arguments. Errors are ConfigErrors naming the option and the value.
-// "10s", "250ms", "100us", "5000ns", "2m", "1h"; a bare number is seconds.
+// "10s", "250ms", "1.5s", "100us", "5000ns", "2m", "1h"; a bare number is seconds.
 otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::string_view text);
 // Decimal integer in [min, max].
 otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_view text,

@@ -24,5 +24,7 @@ int run_doctor(const Args& args);
 int run_info(const Args& args);
 int run_cat(const Args& args);
 int run_simulate(const Args& args);
+int run_replay(const Args& args);
+int run_convert(const Args& args);
 
 }  // namespace bpftape::cli

@@ -1,6 +1,9 @@
 // `bpftape simulate`: seeded workloads and faults on a virtual clock, run through the same
 // pipeline as a recording; --check compares every result with the ground truth.
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <cstdio>
 
 #include <fmt/format.h>
@@ -8,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/pipeline.h"
+#include "core/tape/writer.h"
 #include "simulator/check.h"
 #include "simulator/sim_source.h"
 
@@ -42,6 +46,9 @@ ArgParser make_parser() {
       .option("leak-probability", 0, "P", "share of the leaking call site's blocks never freed (default 0.02)")
       .option("ring-capacity", 0, "N", "events per per-CPU ring buffer (default 65536)")
       .option("poll-interval", 0, "D", "how often the consumer drains the rings (default 10ms)")
+      .option("output", 'o', "FILE", "write the simulated stream to a tape, as a recording would")
+      .flag("force", 'f', "overwrite FILE if it exists")
+      .option("frame-bytes", 0, "N", "tape frame size (default 1 MiB); results must not depend on it")
       .flag("check", 0, "compare every pipeline result with the ground truth; exit 1 on any difference")
       .flag("quiet", 'q', "print only failures and the final line")
       .epilog("exit status: 0 ok, 1 a --check oracle disagreed, 2 bad usage");
@@ -100,10 +107,84 @@ Result<sim::SimOptions> options_from(const ParsedArgs& args) {
   return o;
 }
 
-// Without --check: generate and count, the simulator's own throughput.
-int run_generate_only(const sim::SimOptions& options) {
+otlp::ebpf::tape::TapeMetadata tape_metadata(const sim::SimSource& source) {
+  const auto& o = source.world().options();
+  otlp::ebpf::tape::TapeMetadata md;
+  md.tool_version = BPFTAPE_VERSION;
+  md.hostname = "simulated";
+  md.kernel_release = "simulated";
+  md.cpu_count = o.cpus;
+  md.page_size = 4096;
+  md.clock = {source.clock().monotonic_ns, source.clock().realtime_ns};
+  md.recording_id = source.recording_id();
+  md.command = {"bpftape", "simulate", "--seed", std::to_string(o.seed), "--scenario",
+                sim::workload_names(o.workloads), "--faults",
+                o.swarm ? std::string("swarm") : sim::fault_names(o.faults)};
+  return md;
+}
+
+// Each drained batch is stored sorted by time (stable), in drain order: the tape keeps the
+// arrival pattern, and splitting a batch across frames can never make an event late.
+void sort_batch(otlp::ebpf::EventBatch& batch) {
+  std::stable_sort(batch.events.begin(), batch.events.end(),
+                   [](const otlp::ebpf::EbpfEvent& a, const otlp::ebpf::EbpfEvent& b) {
+                     return a.timestamp_ns < b.timestamp_ns;
+                   });
+}
+
+// Without --check: generate and count (the simulator's own throughput), and write the tape.
+int run_generate(const sim::SimOptions& options, const std::optional<std::string>& output,
+                 bool force, uint32_t frame_bytes) {
   auto started = std::chrono::steady_clock::now();
   sim::SimSource source(options, nullptr);
+  std::unique_ptr<otlp::ebpf::tape::TapeWriter> writer;
+  if (output) {
+    otlp::ebpf::tape::WriterOptions writer_options;
+    writer_options.overwrite = force;
+    if (frame_bytes) writer_options.frame_bytes = frame_bytes;
+    auto created = otlp::ebpf::tape::TapeWriter::create(*output, tape_metadata(source),
+                                                       source.interned(), writer_options);
+    if (!created) {
+      std::fprintf(stderr, "bpftape simulate: %s\n", created.error().message().c_str());
+      return kExitFailure;
+    }
+    writer = std::move(*created);
+  }
+  // Process records go into the tape as processes appear (and again when they exit), before
+  // the events that need them, as a recorder writes them: readers can name a pid as soon as
+  // its events arrive (e.g. for --comm filters).
+  std::map<std::pair<uint32_t, uint64_t>, bool> written;  // (pid, start) -> exit written
+  auto write_new_processes = [&]() -> otlp::ebpf::Result<void> {
+    std::vector<otlp::ebpf::tape::ProcessInfo> updates;
+    for (const auto& p : source.processes().all()) {
+      auto [it, fresh] = written.try_emplace({p.pid, p.start_ns}, false);
+      bool exited = p.exit_ns != 0;
+      if (!fresh && it->second == exited) continue;
+      it->second = exited;
+      otlp::ebpf::tape::ProcessInfo t;
+      t.pid = p.pid;
+      t.ppid = p.ppid;
+      t.comm = p.comm;
+      t.exe = p.exe;
+      if (!p.cmdline.empty()) t.cmdline = {p.cmdline};
+      t.start_time_ns = p.start_ns;
+      t.exit_time_ns = p.exit_ns;
+      t.exit_code = p.exit_code;
+      updates.push_back(std::move(t));
+    }
+    if (updates.empty()) return {};
+    return writer->write_processes(updates);
+  };
+  auto fail = [&](const otlp::ebpf::EbpfError& e) {
+    std::fprintf(stderr, "bpftape simulate: %s: %s\n", output->c_str(), e.message().c_str());
+    return kExitFailure;
+  };
+  if (writer) {
+    std::vector<otlp::ebpf::tape::Symbol> symbols;
+    for (const auto& d : source.world().symbols()) symbols.push_back({d.pid, d.address, d.size, d.name});
+    if (auto r = writer->write_symbols({}, symbols); !r) return fail(r.error());
+    if (auto r = write_new_processes(); !r) return fail(r.error());
+  }
   otlp::ebpf::EventBatch batch;
   uint64_t events = 0, lost = 0;
   for (;;) {
@@ -111,6 +192,14 @@ int run_generate_only(const sim::SimOptions& options) {
     if (!more || !*more) break;
     events += batch.events.size();
     for (const auto& l : batch.losses) lost += l.count;
+    if (writer) {
+      sort_batch(batch);
+      if (auto r = write_new_processes(); !r) return fail(r.error());
+      if (auto r = writer->append(batch); !r) return fail(r.error());
+    }
+  }
+  if (writer) {
+    if (auto r = writer->close(); !r) return fail(r.error());
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto& s = source.world().stats();
@@ -144,7 +233,22 @@ int run_simulate(const Args& args) {
   }
   bool quiet = parsed->has("quiet");
   if (!quiet) std::printf("bpftape simulate\n%s", options->describe().c_str());
-  if (!parsed->has("check")) return run_generate_only(*options);
+  uint32_t frame_bytes = 0;
+  if (auto v = parsed->get("frame-bytes")) {
+    auto n = parse_uint("frame-bytes", *v, 4096, 16u << 20);
+    if (!n) {
+      std::fprintf(stderr, "bpftape simulate: %s\n", n.error().message().c_str());
+      return kExitUsage;
+    }
+    frame_bytes = static_cast<uint32_t>(*n);
+  }
+  if (!parsed->has("check")) {
+    return run_generate(*options, parsed->get("output"), parsed->has("force"), frame_bytes);
+  }
+  if (parsed->has("output")) {
+    std::fprintf(stderr, "bpftape simulate: use --check or -o, not both (check a tape with 'bpftape replay')\n");
+    return kExitUsage;
+  }
 
   sim::CheckReport report = sim::run_check(*options);
   std::fputs(report.summary().c_str(), report.ok() ? stdout : stderr);

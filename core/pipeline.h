@@ -15,6 +15,10 @@
 
 namespace otlp::ebpf {
 
+// Reorder window for recorded streams (live, and replay of their tapes: the same value gives
+// the same results). Covers the recorder's drain interval several times over.
+inline constexpr uint64_t kDefaultReorderWindowNs = 100'000'000;
+
 struct PipelineOptions {
   size_t buffer_size = 1 << 16;
   size_t batch_size = 4096;
@@ -48,6 +52,10 @@ class Pipeline {
   // Aggregators are not owned and must outlive the pipeline; they see delivered events in
   // order, and every loss record.
   void add_aggregator(Aggregator& aggregator) { aggregators_.push_back(&aggregator); }
+
+  // Replaces the user filter; for callers that learn what to filter on from the first batch
+  // (e.g. a time window relative to the first event of a tape without an index).
+  void set_filter(EventFilter filter) { processor_.set_filter(std::move(filter)); }
 
   // Pulls `source` to its end, then finish()es.
   Result<void> run(EventSource& source);

@@ -276,6 +276,12 @@ class Allocator : public Actor {
                                                          {0x401c44, 0x402410, 0x401100},
                                                          {0x401d02, 0x402588, 0x401100}}};
     for (const auto& s : stacks) stacks_.push_back(w.interned().intern_stack(s));
+    for (auto [address, name] : std::initializer_list<std::pair<uint64_t, const char*>>{
+             {0x401a00, "parse_request"}, {0x401b00, "build_response"}, {0x401c00, "cache_insert"},
+             {0x401d00, "session_new"}, {0x402200, "handle_client"}, {0x402400, "refresh_cache"},
+             {0x402500, "accept_loop"}, {0x401100, "main"}}) {
+      w.add_symbol(pid, address, 0x100, name);
+    }
     next_alloc_ = w.start_ns();
   }
 
@@ -396,6 +402,13 @@ class CpuBoundProgram {
                                                          {0x4013c0, 0x401300, 0x401000}}};
     std::array<StackId, 3> stacks;
     for (size_t i = 0; i < frames.size(); ++i) stacks[i] = w.interned().intern_stack(frames[i]);
+    for (auto [address, name] : std::initializer_list<std::pair<uint64_t, const char*>>{
+             {0x401000, "main"}, {0x401180, "hash_block"}, {0x401280, "sort_keys"},
+             {0x401300, "run_worker"}, {0x4013a0, "parse_input"}}) {
+      w.add_symbol(pid, address, 0x80, name);
+    }
+    w.add_symbol(0, 0xffffffff81a2c000ull, 0x200, "do_idle");
+    w.add_symbol(0, 0xffffffff81a2c380ull, 0x100, "default_idle");
     const std::array<uint64_t, 2> idle{0xffffffff81a2c3d0ull, 0xffffffff81a2c100ull};
     StackId idle_stack = w.interned().intern_stack(idle);
     uint64_t period = 1'000'000'000ull / w.options().sample_hz;

@@ -77,6 +77,17 @@ class World {
   Rng& rng(std::string_view stream);  // the named stream, created on first use
   otlp::ebpf::InternTable& interned() { return interned_; }
   otlp::ebpf::ProcessTable& processes() { return processes_; }
+  // Function symbols of the modelled programs (what a recorder resolves from ELF files).
+  struct SymbolDef {
+    uint32_t pid;  // 0: kernel
+    uint64_t address;
+    uint64_t size;
+    std::string name;
+  };
+  void add_symbol(uint32_t pid, uint64_t address, uint64_t size, std::string name) {
+    symbols_.push_back(SymbolDef{pid, address, size, std::move(name)});
+  }
+  const std::vector<SymbolDef>& symbols() const { return symbols_; }
   // A pid (or tid) not in use: cycles through a small space when the pid-reuse fault is on,
   // skipping live ones as the kernel does. release_pid() when the process exits.
   uint32_t allocate_pid();
@@ -132,6 +143,7 @@ class World {
   std::unordered_set<uint32_t> live_pids_;
   otlp::ebpf::InternTable interned_;
   otlp::ebpf::ProcessTable processes_;
+  std::vector<SymbolDef> symbols_;
   otlp::ebpf::ClockReference clock_;
   WorldStats stats_;
 };

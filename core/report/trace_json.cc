@@ -1,0 +1,115 @@
+#include "core/report/trace_json.h"
+
+#include <cerrno>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/json_writer.h"
+#include "core/tracers/syscall_names.h"
+
+namespace otlp::ebpf {
+namespace {
+constexpr size_t kFlushBytes = 1 << 20;
+}  // namespace
+
+Result<std::unique_ptr<TraceJsonWriter>> TraceJsonWriter::open(const std::string& path) {
+  FILE* file = std::fopen(path.c_str(), "w");
+  if (!file) return errno_error(ErrorKind::Io, "open " + path + " for the trace JSON", errno);
+  auto writer = std::unique_ptr<TraceJsonWriter>(new TraceJsonWriter(file, path));
+  writer->buffer_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
+  return writer;
+}
+
+TraceJsonWriter::~TraceJsonWriter() {
+  if (file_) std::fclose(file_);
+}
+
+void TraceJsonWriter::begin_event() {
+  if (!first_event_) buffer_ += ",\n";
+  first_event_ = false;
+}
+
+std::string TraceJsonWriter::micros(uint64_t ns) const {
+  uint64_t rel = ns >= base_ns_ ? ns - base_ns_ : 0;
+  return fmt::format("{}.{:03}", rel / 1000, rel % 1000);
+}
+
+Result<void> TraceJsonWriter::flush_buffer() {
+  if (write_error_) return std::unexpected(*write_error_);
+  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
+    write_error_ = errno_error(ErrorKind::Io, "write " + path_, errno).error();
+    return std::unexpected(*write_error_);
+  }
+  buffer_.clear();
+  return {};
+}
+
+void TraceJsonWriter::consume(std::span<const EbpfEvent> events, const InternTable& interned) {
+  for (const auto& e : events) {
+    if (!have_base_) {
+      base_ns_ = e.timestamp_ns;
+      have_base_ = true;
+    }
+    switch (e.event_type) {
+      case EbpfEventType::Syscall: {
+        const auto& s = e.payload.syscall;
+        uint64_t entry = e.timestamp_ns >= s.duration_ns ? e.timestamp_ns - s.duration_ns : 0;
+        begin_event();
+        buffer_ += fmt::format(
+            R"({{"ph":"X","cat":"syscall","name":"{}","pid":{},"tid":{},"ts":{},"dur":{}.{:03},"args":{{"ret":{}}}}})",
+            syscall_display_name(s.nr), e.pid, e.tid, micros(entry), s.duration_ns / 1000,
+            s.duration_ns % 1000, s.ret);
+        break;
+      }
+      case EbpfEventType::ProcessFork:
+      case EbpfEventType::ProcessExec:
+      case EbpfEventType::ProcessExit: {
+        begin_event();
+        std::string args;
+        JsonWriter json(&args);
+        json.begin_object();
+        if (e.event_type == EbpfEventType::ProcessFork) json.field("child_pid", e.payload.process.child_pid);
+        if (e.event_type == EbpfEventType::ProcessExec) json.field("filename", interned.string(e.payload.process.filename));
+        if (e.event_type == EbpfEventType::ProcessExit) json.field("exit_code", e.payload.process.exit_code);
+        json.end_object();
+        buffer_ += fmt::format(R"({{"ph":"i","s":"t","cat":"process","name":"{}","pid":{},"tid":{},"ts":{},"args":{}}})",
+                               event_type_name(e.event_type), e.pid, e.tid, micros(e.timestamp_ns), args);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (buffer_.size() >= kFlushBytes) (void)flush_buffer();  // an error sticks: finish() reports it
+}
+
+Result<void> TraceJsonWriter::finish(const NetworkAggregator* network, const ProcessTable& processes) {
+  std::set<std::pair<uint32_t, uint32_t>> threads;
+  if (network) {
+    for (const auto& r : network->http_requests()) {
+      if (r.end_ns == 0) continue;  // never answered: no slice end
+      begin_event();
+      std::string name;
+      append_json_string(&name, r.method + " " + r.path);
+      buffer_ += fmt::format(
+          R"({{"ph":"X","cat":"http","name":{},"pid":{},"tid":{},"ts":{},"dur":{},"args":{{"http.response.status_code":{},"request_bytes":{},"response_bytes":{}}}}})",
+          name, r.pid, r.tid, micros(r.start_ns), micros(base_ns_ + (r.end_ns - r.start_ns)), r.status,
+          r.request_bytes, r.response_bytes);
+    }
+  }
+  for (const auto& p : processes.all()) {
+    begin_event();
+    std::string name;
+    append_json_string(&name, p.comm.empty() ? fmt::format("pid {}", p.pid) : fmt::format("{} ({})", p.comm, p.pid));
+    buffer_ += fmt::format(R"({{"ph":"M","name":"process_name","pid":{},"args":{{"name":{}}}}})", p.pid, name);
+  }
+  buffer_ += "\n]}\n";
+  BPFTAPE_RETURN_IF_ERROR(flush_buffer());
+  FILE* file = file_;
+  file_ = nullptr;
+  if (std::fclose(file) != 0) return errno_error(ErrorKind::Io, "close " + path_, errno);
+  return {};
+}
+
+}  // namespace otlp::ebpf
