@@ -1,8 +1,15 @@
 // Syscall probe on the live kernel: exact counts from a child this test forks.
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fstream>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -164,6 +171,56 @@ TEST(SyscallLivetest, CommFilterTracesOnlyTasksWithThatName) {
   EXPECT_EQ(count_nr(collector.of(named, EbpfEventType::Syscall), SYS_getpid),
             static_cast<size_t>(kCalls));
   for (const auto& e : collector.events()) ASSERT_EQ(e.pid, static_cast<uint32_t>(named));
+}
+
+// Where cgroup v2 is mounted ("" if nowhere): bpf_get_current_cgroup_id() is a v2 id.
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/mounts");
+  std::string device, path, type, rest;
+  while (mounts >> device >> path >> type && std::getline(mounts, rest)) {
+    if (type == "cgroup2") return path;
+  }
+  return "";
+}
+
+TEST(SyscallLivetest, CgroupFilterTracesOnlyThatCgroup) {
+  BPFTAPE_REQUIRE_LIVE();
+  const std::string root = cgroup2_mount();
+  if (root.empty()) GTEST_SKIP() << "no cgroup v2 hierarchy mounted";
+  const std::string dir = root + "/bpftape-kernel-test-" + std::to_string(getpid());
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0) << dir << ": " << std::strerror(errno);
+  // Removed on every exit path; succeeds once the children were reaped (the cgroup is empty).
+  struct RemoveDir {
+    std::string path;
+    ~RemoveDir() { rmdir(path.c_str()); }
+  } cleanup{dir};
+  struct stat st{};
+  ASSERT_EQ(stat(dir.c_str(), &st), 0);
+  const uint64_t cgroup_id = st.st_ino;  // a cgroup v2 id is its directory's inode number
+
+  int go_in = -1, go_out = -1;
+  const pid_t inside = spawn_caller(kCalls, 0, &go_in);
+  const pid_t outside = spawn_caller(kCalls, 0, &go_out);
+  ASSERT_GT(inside, 0);
+  ASSERT_GT(outside, 0);
+  {
+    std::ofstream procs(dir + "/cgroup.procs");
+    procs << inside << std::endl;
+    ASSERT_TRUE(procs.good()) << "moving the child into " << dir;
+  }
+  ProbeOptions options;
+  options.filter.cgroup_id = cgroup_id;
+  auto probe = SyscallProbe::create(options);
+  ASSERT_TRUE(probe) << probe.error().to_string();
+  ASSERT_TRUE((*probe)->attach());
+  Collector collector;
+  collector.add(**probe);
+  release_and_wait(inside, go_in);
+  release_and_wait(outside, go_out);
+  collector.drain_once();
+  EXPECT_EQ(count_nr(collector.of(inside, EbpfEventType::Syscall), SYS_getpid),
+            static_cast<size_t>(kCalls));
+  for (const auto& e : collector.events()) ASSERT_EQ(e.pid, static_cast<uint32_t>(inside));
 }
 
 TEST(SyscallLivetest, TinyRingCountsEveryDropAsLoss) {
