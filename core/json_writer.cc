@@ -1,53 +1,42 @@
 #include "core/json_writer.h"
 
+#include "core/utf8.h"
+
 #include <cmath>
 
 #include <fmt/format.h>
 
 namespace otlp::ebpf {
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if invalid.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-  if (len == 0 || i + len > s.size()) return 0;
-  for (size_t k = 1; k < len; ++k) {
-    if ((byte(i + k) & 0xC0) != 0x80) return 0;
-  }
-  if (len == 2 && c < 0xC2) return 0;  // overlong
-  return len;
-}
-
-}  // namespace
-
 void append_json_string(std::string* out, std::string_view text) {
   out->push_back('"');
+  size_t run = 0;  // start of the pending run of bytes that need no escaping
+  auto flush = [&](size_t end) { out->append(text.substr(run, end - run)); };
   for (size_t i = 0; i < text.size();) {
     unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') {
+      ++i;  // plain ASCII: stays in the run
+      continue;
+    }
+    if (c >= 0x80) {
+      size_t len = utf8_sequence_length(text, i);
+      if (len > 0) {
+        i += len;  // well-formed multi-byte sequence: stays in the run
+        continue;
+      }
+    }
+    flush(i);
     switch (c) {
-      case '"': *out += "\\\""; ++i; continue;
-      case '\\': *out += "\\\\"; ++i; continue;
-      case '\n': *out += "\\n"; ++i; continue;
-      case '\r': *out += "\\r"; ++i; continue;
-      case '\t': *out += "\\t"; ++i; continue;
-      default: break;
+      case '"': *out += "\\\""; break;
+      case '\\': *out += "\\\\"; break;
+      case '\n': *out += "\\n"; break;
+      case '\r': *out += "\\r"; break;
+      case '\t': *out += "\\t"; break;
+      default:
+        *out += c >= 0x80 ? std::string("\\ufffd") : fmt::format("\\u{:04x}", c);
     }
-    if (c < 0x20 || c == 0x7F) {
-      *out += fmt::format("\\u{:04x}", c);
-      ++i;
-      continue;
-    }
-    size_t len = utf8_sequence_length(text, i);
-    if (len == 0) {
-      *out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    out->append(text.substr(i, len));
-    i += len;
+    run = ++i;
   }
+  flush(text.size());
   out->push_back('"');
 }
 

@@ -4,6 +4,8 @@
 
 #include <limits>
 
+#include "core/utf8.h"
+
 namespace otlp::ebpf {
 namespace {
 
@@ -44,6 +46,30 @@ TEST(JsonWriterTest, NonFiniteDoublesAreNull) {
   JsonWriter json(&out);
   json.begin_array().value(1.5).value(std::numeric_limits<double>::infinity()).end_array();
   EXPECT_EQ(out, "[1.5,null]");
+}
+
+}  // namespace
+}  // namespace otlp::ebpf
+
+namespace otlp::ebpf {
+namespace {
+
+TEST(JsonWriterTest, RejectsSurrogatesOverlongsAndOutOfRangeCodePoints) {
+  struct Case { std::string in; std::string out; };
+  const Case cases[] = {
+      {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""},           // UTF-16 surrogate D800
+      {"\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\""},           // overlong '/' (3 bytes)
+      {"\xf0\x80\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},  // overlong '/' (4 bytes)
+      {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},  // U+110000
+      {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},            // U+1F600 stays
+      {"ab\"c", "\"ab\\\"c\""},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    append_json_string(&out, c.in);
+    EXPECT_EQ(out, c.out);
+  }
+  EXPECT_EQ(to_valid_utf8("ok\xed\xa0\x80"), "ok\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 }  // namespace

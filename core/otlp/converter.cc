@@ -125,7 +125,7 @@ void fill_request_span(const HttpRequest& q, const Connection* c, const Connecti
                                           ordinal)));
   // The request is a child of its connection's span (which exists whenever `c` does).
   if (c != nullptr) s->set_parent_span_id(id_bytes(conn.span_id));
-  s->set_name(detail::to_valid_utf8(fmt::format("{} {}", q.method, q.path)));
+  s->set_name(to_valid_utf8(fmt::format("{} {}", q.method, q.path)));
   s->set_kind(span_kind(q.role));
   uint64_t end = q.end_ns;
   if (end == 0) end = c != nullptr ? span_end(*c, r) : r.end_ns;  // no response seen

@@ -28,7 +28,7 @@ class PprofBuilder {
   // pprof's string_table is a proto3 `string`: function names and process names from a
   // recording are made valid UTF-8 first.
   int64_t str(std::string_view raw) {
-    std::string s = detail::to_valid_utf8(raw);
+    std::string s = to_valid_utf8(raw);
     auto [it, inserted] = strings_.try_emplace(s, profile_.string_table_size());
     if (inserted) profile_.add_string_table(std::move(s));
     return it->second;

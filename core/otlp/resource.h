@@ -2,6 +2,7 @@
 // (private to core/otlp).
 #pragma once
 
+#include "core/utf8.h"  // to_valid_utf8
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -12,11 +13,6 @@ namespace otlp::ebpf::detail {
 
 using KeyValues = google::protobuf::RepeatedPtrField<otlp_proto::common::v1::KeyValue>;
 
-// `text` as valid UTF-8: each byte that does not start a well-formed sequence (RFC 3629: no
-// overlongs, surrogates or code points past U+10FFFF) becomes U+FFFD. proto3 `string` fields
-// must be UTF-8 — a collector rejects the whole request otherwise — and recordings carry
-// arbitrary bytes (comm, command lines, paths, symbol names).
-std::string to_valid_utf8(std::string_view text);
 
 // String attributes are made valid UTF-8 (to_valid_utf8); keys are bpftape's own ASCII.
 void attr_str(KeyValues* kv, std::string_view key, std::string_view value);

@@ -356,7 +356,7 @@ namespace otlp::ebpf::testing {
 namespace {
 
 TEST(Utf8Test, InvalidSequencesBecomeReplacementCharacters) {
-  using detail::to_valid_utf8;
+
   const std::string fffd = "\xEF\xBF\xBD";
   EXPECT_EQ(to_valid_utf8("nginx"), "nginx");
   EXPECT_EQ(to_valid_utf8("caf\xC3\xA9"), "caf\xC3\xA9");               // é
