@@ -12,6 +12,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/event_selection.h"
+#include "cli/otlp_options.h"
+#include "core/sha256.h"
 #include "core/pipeline.h"
 #include "core/report/folded.h"
 #include "core/report/report.h"
@@ -94,8 +96,10 @@ ArgParser make_parser(bool convert) {
       .option("speed", 0, "S", "max (default) or a factor of recorded time: 1x, 10x, 0.5x")
       .option("reorder-window", 0, "D", "how far apart CPUs' events may arrive and still be put in "
                                         "order (default 100ms, as when recording)")
+      .flag("digest", 0, "print one SHA-256 over every result (report JSON and output files)")
       .flag("strict", 0, "treat a truncated tape as an error (exit 1) instead of a warning")
       .flag("no-progress", 0, "no progress line on a terminal");
+  add_otlp_options(parser);
   EventSelection::add_options(parser);
   parser.epilog("exit status: 0 ok (a truncated tape is a warning unless --strict), 1 unreadable or "
                 "corrupt tape or an output failed, 2 bad usage");
@@ -119,8 +123,10 @@ int run(const Args& args, bool convert) {
     return kExitOk;
   }
   if (parsed->positionals().empty()) return usage("missing TAPE");
-  if (convert && !parsed->has("folded") && !parsed->has("trace-json")) {
-    return usage("nothing to write: give --folded FILE and/or --trace-json FILE");
+  auto otlp_output = otlp_output_from(*parsed);
+  if (!otlp_output) return usage(otlp_output.error().message());
+  if (convert && !parsed->has("folded") && !parsed->has("trace-json") && !wants_otlp(*otlp_output)) {
+    return usage("nothing to write: give --folded, --trace-json, --pprof, --otlp-file or --otlp-endpoint");
   }
   auto selection = EventSelection::from(*parsed);
   if (!selection) return usage(selection.error().message());
@@ -196,6 +202,7 @@ int run(const Args& args, bool convert) {
   Progress progress(!parsed->has("no-progress"), source.reader().file_size());
   EventBatch batch;
   uint64_t events = 0;
+  uint64_t last_event_ns = 0;
   std::optional<EbpfError> error;
   for (;;) {
     auto more = source.next(batch);
@@ -209,6 +216,7 @@ int run(const Args& args, bool convert) {
       (*pipeline)->set_filter(make_filter(*base));
     }
     events += batch.events.size();
+    for (const auto& e : batch.events) last_event_ns = std::max(last_event_ns, e.timestamp_ns);
     if (auto r = (*pipeline)->process(batch, source.interned()); !r) {
       error = r.error();
       break;
@@ -238,9 +246,31 @@ int run(const Args& args, bool convert) {
       status = kExitFailure;
     }
   }
+  if (wants_otlp(*otlp_output)) {
+    const auto& md = reader.metadata();
+    otlp_output->resource.host_name = md.hostname;
+    otlp_output->profile.sample_hz = md.config.sample_rate;
+    otlp_output->profile.symbolizer = [&symbolizer](uint32_t pid, uint64_t address,
+                                                   bool) -> std::optional<ResolvedFrame> {
+      Frame f = symbolizer.resolve(pid, address);
+      if (!f.symbolized) return std::nullopt;  // the converter keeps the address
+      return ResolvedFrame{f.function, f.module, 0};
+    };
+    RecordingContext recording{md.recording_id, source.clock(), source.first_event_ns().value_or(0),
+                               last_event_ns};
+    AggregatorResults results{&source.processes(), &network, &syscalls, &memory, &cpu};
+    auto exported = export_results(*otlp_output, recording, results, &source.interned());
+    if (!exported) {
+      std::fprintf(stderr, "%s: otlp: %s\n", name, exported.error().message().c_str());
+      status = kExitFailure;
+    } else {
+      std::fprintf(stderr, "%s: %s\n", name, describe_export(*otlp_output, *exported).c_str());
+      if (exported->exporter.requests_failed || exported->exporter.dropped_requests) status = kExitFailure;
+    }
+  }
   const auto& warnings = reader.warnings();
-  if (!convert) {
-    ReportInputs inputs;
+  ReportInputs inputs;
+  {
     const auto& md = reader.metadata();
     inputs.recording = RecordingInfo{"tape " + path, md.hostname, md.kernel_release, md.recording_id};
     inputs.pipeline = (*pipeline)->stats();
@@ -253,8 +283,28 @@ int run(const Args& args, bool convert) {
     inputs.symbolizer = &symbolizer;
     inputs.warnings = warnings;
     inputs.top = top;
-    std::string out = parsed->has("json") ? render_report_json(inputs) : render_report_text(inputs);
+  }
+  std::string report_json = render_report_json(inputs);
+  if (!convert) {
+    std::string out = parsed->has("json") ? report_json : render_report_text(inputs);
     std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  if (parsed->has("digest")) {
+    // One hash over everything this run produced, in a fixed order; file contents, not names.
+    Sha256 digest;
+    ReportInputs placeless = inputs;  // the digest must not depend on where the tape lies
+    placeless.recording.source = "tape";
+    digest.update(render_report_json(placeless));
+    for (const char* option : {"folded", "trace-json", "pprof", "otlp-file"}) {
+      auto file = parsed->get(option);
+      if (!file) continue;
+      std::ifstream in(*file, std::ios::binary);
+      std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      digest.update(option);
+      digest.update_u64(bytes.size());
+      digest.update(bytes);
+    }
+    std::printf("digest: sha256:%s\n", Sha256::hex(digest.finish()).c_str());
   }
   for (const auto& w : warnings) std::fprintf(stderr, "%s: warning: %s\n", name, w.c_str());
   if (!warnings.empty() && parsed->has("strict")) {

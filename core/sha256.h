@@ -1,6 +1,6 @@
 // SHA-256 (FIPS 180-4), small and self-contained: OTLP trace/span ids are derived from it, and
 // the replayer's --digest reuses it. Not constant-time and not for secrets: it hashes
-// recordings and ids, never keys. Built into bpftape_otlp (core/otlp/CMakeLists.txt).
+// recordings and ids, never keys. Part of bpftape_core.
 #pragma once
 
 #include <array>

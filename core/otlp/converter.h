@@ -86,17 +86,17 @@ struct AggregatorResults {
 
 // A symbolized stack frame. The symbolizer (from the tape's symbol tables, or a live
 // resolver) is optional: without one, profiles carry addresses only, as perf does.
-struct Frame {
+struct ResolvedFrame {
   std::string function;
   std::string file;
   int64_t line = 0;
 };
-using Symbolizer =
-    std::function<std::optional<Frame>(uint32_t pid, uint64_t address, bool kernel)>;
+using FrameResolver =
+    std::function<std::optional<ResolvedFrame>(uint32_t pid, uint64_t address, bool kernel)>;
 
 struct ProfileOptions {
   uint32_t sample_hz = 99;  // the recording's sampling rate: one sample = 1e9 / hz ns of CPU
-  Symbolizer symbolizer;    // may be empty
+  FrameResolver symbolizer;    // may be empty
 };
 
 // Both encodings of one CPU profile.

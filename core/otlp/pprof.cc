@@ -43,7 +43,7 @@ class PprofBuilder {
     loc->set_id(it->second);
     loc->set_address(address);
     if (options_.symbolizer) {
-      if (std::optional<Frame> f = options_.symbolizer(pid, address, kernel)) {
+      if (std::optional<ResolvedFrame> f = options_.symbolizer(pid, address, kernel)) {
         auto* line = loc->add_line();
         line->set_function_id(function(*f));
         line->set_line(f->line);
@@ -55,7 +55,7 @@ class PprofBuilder {
   PprofProfile& profile() { return profile_; }
 
  private:
-  uint64_t function(const Frame& f) {
+  uint64_t function(const ResolvedFrame& f) {
     auto [it, inserted] =
         functions_.try_emplace(std::pair(f.function, f.file), profile_.function_size() + 1);
     if (inserted) {

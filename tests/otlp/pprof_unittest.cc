@@ -20,8 +20,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Names the scenario's addresses like a symbol table would.
-std::optional<Frame> fake_symbols(uint32_t /*pid*/, uint64_t address, bool kernel) {
-  static const std::map<uint64_t, Frame> table = {
+std::optional<ResolvedFrame> fake_symbols(uint32_t /*pid*/, uint64_t address, bool kernel) {
+  static const std::map<uint64_t, ResolvedFrame> table = {
       {0x555000, {"work", "server.c", 42}},
       {0x556000, {"main", "server.c", 7}},
       {0xffffffff81000000, {"do_syscall_64", "", 0}},

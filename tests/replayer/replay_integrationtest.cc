@@ -87,6 +87,36 @@ TEST_F(ReplayTest, OutputIsIdenticalAcrossThreadsFrameSizesAndRuns) {
   c_out.replace(c_out.find(small_frames), small_frames.size(), tape_);
   EXPECT_EQ(a.out, c_out);
   EXPECT_EQ(replay({}).out, replay({}).out);
+  // --digest: one hash over every result, independent of threads, framing and the tape's path.
+  auto digest_line = [](const std::string& out) { return out.substr(out.rfind("digest: sha256:")); };
+  auto d1 = replay({"--digest", "--threads", "1"});
+  auto d2 = run_command({kBinary, "replay", small_frames, "--no-progress", "--digest", "--threads", "4"});
+  ASSERT_NE(d1.out.find("digest: sha256:"), std::string::npos);
+  EXPECT_EQ(digest_line(d1.out), digest_line(d2.out));
+  EXPECT_EQ(digest_line(d1.out).size(), std::string("digest: sha256:\n").size() + 64);
+  auto filtered = replay({"--digest", "--type", "syscall"});
+  EXPECT_NE(digest_line(d1.out), digest_line(filtered.out));
+}
+
+TEST_F(ReplayTest, ProfileOpensInGoToolPprof) {
+  std::string pprof = (dir_ / "cpu.pb.gz").string();
+  std::string otlp = (dir_ / "run.otlp.jsonl").string();
+  auto r = run_command({kBinary, "convert", tape_, "--pprof", pprof, "--otlp-file", otlp});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("profile samples"), std::string::npos) << r.err;
+  std::ifstream lines(otlp);
+  std::string line;
+  int requests = 0;
+  while (std::getline(lines, line)) {
+    ++requests;
+    EXPECT_TRUE(line.starts_with("{\"resource")) << line.substr(0, 80);
+  }
+  EXPECT_EQ(requests, 3);  // traces, metrics, profiles
+  if (access("/usr/bin/go", X_OK) != 0) GTEST_SKIP() << "go not installed (scripts/setup installs golang-go)";
+  auto top = run_command({"/usr/bin/go", "tool", "pprof", "-top", pprof});
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_NE(top.out.find("hash_block"), std::string::npos) << top.out;
+  EXPECT_NE(top.out.find("default_idle"), std::string::npos) << top.out;
 }
 
 TEST_F(ReplayTest, FiltersCountWhatTheyExclude) {
