@@ -286,6 +286,67 @@ TEST(TapeReader, RandomByteFlipsGiveAnErrorOrAPrefixNeverACrash) {
   EXPECT_GT(errors, 2000);  // CRC-32C catches (nearly) every flip
 }
 
+// Replaces the frame at `offset` (which must be the last frame before the index, or the tape
+// is cut after it) by one holding `message` with a valid checksum and `declared_raw` as its
+// raw size: only the reader's later checks can catch what is wrong with it.
+std::vector<uint8_t> with_frame(const std::vector<uint8_t>& tape, uint64_t offset, uint8_t type,
+                                const std::vector<uint8_t>& message, uint32_t declared_raw) {
+  std::vector<uint8_t> stored(ZSTD_compressBound(message.size()));
+  stored.resize(ZSTD_compress(stored.data(), stored.size(), message.data(), message.size(), 3));
+  auto header = encode_frame_header(type, static_cast<uint32_t>(stored.size()), declared_raw,
+                                    stored);
+  std::vector<uint8_t> out(tape.begin(), tape.begin() + offset);
+  out.insert(out.end(), header.begin(), header.end());
+  out.insert(out.end(), stored.begin(), stored.end());
+  return out;  // no index: read by scanning
+}
+
+std::vector<uint8_t> frame_message(const std::vector<uint8_t>& tape, uint64_t offset) {
+  uint32_t stored = get_u32(tape.data() + offset + 8), raw = get_u32(tape.data() + offset + 12);
+  std::vector<uint8_t> message(raw);
+  EXPECT_EQ(ZSTD_decompress(message.data(), raw, tape.data() + offset + kFrameHeaderSize, stored),
+            raw);
+  return message;
+}
+
+TEST(TapeReader, ChecksummedButInconsistentFramesAreFormatErrors) {
+  InternTable interns;
+  auto bytes = write_memory_tape(split(syscall_storm(1000), 1000), interns);
+  uint64_t frame = open_ok(bytes)->index()->frames.at(0).offset;
+  ASSERT_EQ(bytes[frame + 4], static_cast<uint8_t>(FrameType::Events));
+  auto message = frame_message(bytes, frame);
+  auto events = static_cast<uint8_t>(FrameType::Events);
+  auto read_error = [](const std::vector<uint8_t>& tape) {
+    auto reader = TapeReader::open_memory(tape);
+    EXPECT_TRUE(reader.has_value());
+    std::optional<EbpfError> error;
+    read_all(**reader, &error);
+    return error ? error->message() : std::string("no error");
+  };
+  // The decompressed size disagrees with the header.
+  EXPECT_THAT(read_error(with_frame(bytes, frame, events, message,
+                                    static_cast<uint32_t>(message.size()) + 8)),
+              HasSubstr(fmt::format("corrupt frame at byte {}: zstd frame holds", frame)));
+  // A Cap'n Proto segment table claiming more words than there are.
+  auto bad_segments = message;
+  put_u32(bad_segments.data() + 4, 0x00ffffff);
+  EXPECT_THAT(read_error(with_frame(bytes, frame, events, bad_segments,
+                                    static_cast<uint32_t>(bad_segments.size()))),
+              HasSubstr(fmt::format("corrupt frame at byte {}: malformed events message", frame)));
+  // A root pointer sending the reader out of the message.
+  auto bad_pointer = message;
+  put_u64(bad_pointer.data() + 8, 0x7ffffff0'00000000ULL | (0x3fffffffULL << 2));
+  EXPECT_THAT(read_error(with_frame(bytes, frame, events, bad_pointer,
+                                    static_cast<uint32_t>(bad_pointer.size()))),
+              HasSubstr(fmt::format("corrupt frame at byte {}", frame)));
+  // Columns that do not add up (event count changed in the struct's data section).
+  auto bad_count = message;
+  put_u32(bad_count.data() + 16, get_u32(bad_count.data() + 16) + 1);
+  EXPECT_THAT(read_error(with_frame(bytes, frame, events, bad_count,
+                                    static_cast<uint32_t>(bad_count.size()))),
+              HasSubstr(fmt::format("corrupt frame at byte {}: events message claims", frame)));
+}
+
 TEST(TapeReader, DamagedIndexFallsBackToScanningWithAWarning) {
   InternTable interns;
   auto events = syscall_storm(3000);
