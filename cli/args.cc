@@ -4,12 +4,27 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace bpftape::cli {
 
 using otlp::ebpf::EbpfError;
 using otlp::ebpf::ErrorKind;
+
+std::expected<ParsedArgs, int> parse_or_exit(const ArgParser& parser,
+                                             const std::vector<std::string>& args) {
+  auto parsed = parser.parse(args);
+  if (!parsed) {
+    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
+    return std::unexpected(kExitUsage);
+  }
+  if (parsed->help_requested()) {
+    std::fputs(parser.help_text().c_str(), stdout);
+    return std::unexpected(kExitOk);
+  }
+  return std::move(*parsed);
+}
 
 otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_view text,
                                         uint64_t min, uint64_t max) {

@@ -73,6 +73,12 @@ class ArgParser {
   std::string trailing_description_;
 };
 
+// The start of every subcommand: parses `args`; on a usage error prints it to stderr and
+// yields kExitUsage, on --help prints the help to stdout and yields kExitOk. Otherwise the
+// parsed arguments.
+std::expected<ParsedArgs, int> parse_or_exit(const ArgParser& parser,
+                                             const std::vector<std::string>& args);
+
 // Value parsers for option arguments. Errors are ConfigErrors naming the option and the value.
 // "10s", "250ms", "1.5s", "100us", "5000ns", "2m", "1h"; a bare number is seconds.
 otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::string_view text);

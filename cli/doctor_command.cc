@@ -80,15 +80,8 @@ int run_doctor(const Args& args) {
   parser.flag("json", 0, "print the report as one JSON object")
       .epilog("exit status: 0 when recording works, 1 when a required check is missing, "
               "2 on bad usage");
-  auto parsed = parser.parse(args);
-  if (!parsed) {
-    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
-    return kExitUsage;
-  }
-  if (parsed->help_requested()) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return kExitOk;
-  }
+  auto parsed = parse_or_exit(parser, args);
+  if (!parsed) return parsed.error();
   SystemSupportReport report = otlp::ebpf::check_system_support();
   std::string text = parsed->has("json") ? render_json(report) : render_text(report);
   std::fputs(text.c_str(), stdout);

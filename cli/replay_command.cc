@@ -109,19 +109,12 @@ ArgParser make_parser(bool convert) {
 int run(const Args& args, bool convert) {
   const char* name = convert ? "bpftape convert" : "bpftape replay";
   ArgParser parser = make_parser(convert);
-  auto parsed = parser.parse(args);
+  auto parsed = parse_or_exit(parser, args);
+  if (!parsed) return parsed.error();
   auto usage = [&](const std::string& message) {
     std::fprintf(stderr, "%s: %s (see '%s --help')\n", name, message.c_str(), name);
     return kExitUsage;
   };
-  if (!parsed) {
-    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
-    return kExitUsage;
-  }
-  if (parsed->help_requested()) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return kExitOk;
-  }
   if (parsed->positionals().empty()) return usage("missing TAPE");
   auto otlp_output = otlp_output_from(*parsed);
   if (!otlp_output) return usage(otlp_output.error().message());

@@ -217,15 +217,8 @@ int run_generate(const sim::SimOptions& options, const std::optional<std::string
 
 int run_simulate(const Args& args) {
   ArgParser parser = make_parser();
-  auto parsed = parser.parse(args);
-  if (!parsed) {
-    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
-    return kExitUsage;
-  }
-  if (parsed->help_requested()) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return kExitOk;
-  }
+  auto parsed = parse_or_exit(parser, args);
+  if (!parsed) return parsed.error();
   auto options = options_from(*parsed);
   if (!options) {
     std::fprintf(stderr, "bpftape simulate: %s\n", options.error().message().c_str());
