@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <queue>
 #include <vector>
 
@@ -46,8 +47,17 @@ class Sorter {
     }
   };
   void emit(const EbpfEvent& e, std::vector<EbpfEvent>& out);
+  void hold(const EbpfEvent& e);
+  // The held event that comes next in (timestamp, arrival) order; requires held_count() > 0.
+  const Held& next_held() const;
+  void pop_next_held();
+  size_t held_count() const { return in_order_.size() + heap_.size(); }
 
   uint64_t window_ns_;
+  // Held events: recorded streams arrive almost in order, so events not older than the newest
+  // held one go to a FIFO (O(1)); only the out-of-order ones pay for the heap. Emission merges
+  // the two by (timestamp, arrival).
+  std::deque<Held> in_order_;
   std::priority_queue<Held, std::vector<Held>, std::greater<Held>> heap_;
   uint64_t newest_ns_ = 0;         // largest timestamp pushed
   uint64_t last_emitted_ns_ = 0;   // largest timestamp emitted in order
