@@ -115,7 +115,7 @@ otlp::ebpf::tape::TapeMetadata tape_metadata(const sim::SimSource& source) {
   md.kernel_release = "simulated";
   md.cpu_count = o.cpus;
   md.page_size = 4096;
-  md.clock = {source.clock().monotonic_ns, source.clock().realtime_ns};
+  md.clock = source.clock();
   md.recording_id = source.recording_id();
   md.command = {"bpftape", "simulate", "--seed", std::to_string(o.seed), "--scenario",
                 sim::workload_names(o.workloads), "--faults",

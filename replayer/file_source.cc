@@ -91,9 +91,6 @@ const ProcessTable& FileSource::processes() const {
   return processes_;
 }
 
-ClockReference FileSource::clock() const {
-  const auto& c = reader_->metadata().clock;
-  return ClockReference{c.monotonic_ns, c.realtime_ns};
-}
+ClockReference FileSource::clock() const { return reader_->metadata().clock; }
 
 }  // namespace bpftape::replay

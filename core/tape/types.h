@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/config.h"
 
 namespace otlp::ebpf::tape {
@@ -19,13 +20,8 @@ struct ProbeInfo {
   bool operator==(const ProbeInfo&) const = default;
 };
 
-// One simultaneous reading of CLOCK_MONOTONIC and CLOCK_REALTIME at record time:
-// unix_ns = event_ns - monotonic_ns + realtime_ns.
-struct ClockReference {
-  uint64_t monotonic_ns = 0;
-  uint64_t realtime_ns = 0;
-  bool operator==(const ClockReference&) const = default;
-};
+// The recording's clock reference is core's (core/clock.h): one type for tapes and outputs.
+using otlp::ebpf::ClockReference;
 
 struct TapeMetadata {
   // Filled by the writer from the format it writes; read back from the tape.
