@@ -19,27 +19,6 @@ namespace {
 using namespace otlp::ebpf;
 using tape::TapeReader;
 
-// "1.5" (seconds), "250ms", "10us", "42ns", "3s": an offset from the tape's first event.
-std::optional<uint64_t> parse_offset(std::string_view text) {
-  struct Unit {
-    std::string_view suffix;
-    double ns;
-  };
-  static constexpr Unit kUnits[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}};
-  double scale = 1e9;
-  for (const auto& u : kUnits) {
-    if (text.size() > u.suffix.size() && text.ends_with(u.suffix)) {
-      text.remove_suffix(u.suffix.size());
-      scale = u.ns;
-      break;
-    }
-  }
-  double value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
-  return static_cast<uint64_t>(value * scale);
-}
-
 struct Filters {
   std::set<EbpfEventType> types;
   std::set<uint32_t> pids;
@@ -252,9 +231,9 @@ int run_cat(const Args& args) {
   for (const auto& c : parsed->all("comm")) f.comms.insert(c);
   for (const char* name : {"since", "until"}) {
     if (auto v = parsed->get(name)) {
-      auto offset = parse_offset(*v);
-      if (!offset) return usage(fmt::format("--{} '{}' is not a time like 1.5, 250ms or 10us", name, *v));
-      (std::string_view(name) == "since" ? f.since : f.until) = offset;
+      auto offset = parse_duration_ns(name, *v);  // an offset from the tape's first event
+      if (!offset) return usage(offset.error().message());
+      (std::string_view(name) == "since" ? f.since : f.until) = *offset;
     }
   }
 
