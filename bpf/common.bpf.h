@@ -69,35 +69,6 @@ static __always_inline bool bt_comm_matches(void)
 	return true;
 }
 
-/* Should the current task be traced? id_tgid is bpf_get_current_pid_tgid(). */
-static __always_inline bool bt_should_trace(__u64 id_tgid)
-{
-	__u32 tgid = id_tgid >> 32;
-	__u32 tid = (__u32)id_tgid;
-
-	if (tgid == self_tgid)
-		return false;
-	if (!filter_active)
-		return true;
-	if (filter_tgid_count) {
-		bool found = false;
-#pragma unroll
-		for (int i = 0; i < BT_MAX_FILTER_PIDS; i++) {
-			if (i < filter_tgid_count && filter_tgids[i] == tgid)
-				found = true;
-		}
-		if (!found)
-			return false;
-	}
-	if (filter_tid && filter_tid != tid)
-		return false;
-	if (filter_cgroup_id && bpf_get_current_cgroup_id() != filter_cgroup_id)
-		return false;
-	if (filter_comm_set && !bt_comm_matches())
-		return false;
-	return true;
-}
-
 /* Same filter for a task that is not current (e.g. the owner recorded earlier). */
 static __always_inline bool bt_should_trace_ids(__u32 tgid, __u32 tid)
 {
@@ -116,6 +87,21 @@ static __always_inline bool bt_should_trace_ids(__u32 tgid, __u32 tid)
 			return false;
 	}
 	if (filter_tid && filter_tid != tid)
+		return false;
+	return true;
+}
+
+/* Should the current task be traced? id_tgid is bpf_get_current_pid_tgid(). The pid/tid part
+ * is bt_should_trace_ids(); cgroup and comm can only be read for the current task. */
+static __always_inline bool bt_should_trace(__u64 id_tgid)
+{
+	if (!bt_should_trace_ids(id_tgid >> 32, (__u32)id_tgid))
+		return false;
+	if (!filter_active)
+		return true;
+	if (filter_cgroup_id && bpf_get_current_cgroup_id() != filter_cgroup_id)
+		return false;
+	if (filter_comm_set && !bt_comm_matches())
 		return false;
 	return true;
 }
