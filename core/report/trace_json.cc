@@ -11,6 +11,9 @@
 namespace otlp::ebpf {
 namespace {
 constexpr size_t kFlushBytes = 1 << 20;
+
+// Trace-event times and durations are microseconds; keep nanosecond precision: "123.456".
+std::string us_text(uint64_t ns) { return fmt::format("{}.{:03}", ns / 1000, ns % 1000); }
 }  // namespace
 
 Result<std::unique_ptr<TraceJsonWriter>> TraceJsonWriter::open(const std::string& path) {
@@ -31,8 +34,7 @@ void TraceJsonWriter::begin_event() {
 }
 
 std::string TraceJsonWriter::micros(uint64_t ns) const {
-  uint64_t rel = ns >= base_ns_ ? ns - base_ns_ : 0;
-  return fmt::format("{}.{:03}", rel / 1000, rel % 1000);
+  return us_text(ns >= base_ns_ ? ns - base_ns_ : 0);
 }
 
 Result<void> TraceJsonWriter::flush_buffer() {
@@ -57,9 +59,8 @@ void TraceJsonWriter::consume(std::span<const EbpfEvent> events, const InternTab
         uint64_t entry = e.timestamp_ns >= s.duration_ns ? e.timestamp_ns - s.duration_ns : 0;
         begin_event();
         buffer_ += fmt::format(
-            R"({{"ph":"X","cat":"syscall","name":"{}","pid":{},"tid":{},"ts":{},"dur":{}.{:03},"args":{{"ret":{}}}}})",
-            syscall_display_name(s.nr), e.pid, e.tid, micros(entry), s.duration_ns / 1000,
-            s.duration_ns % 1000, s.ret);
+            R"({{"ph":"X","cat":"syscall","name":"{}","pid":{},"tid":{},"ts":{},"dur":{},"args":{{"ret":{}}}}})",
+            syscall_display_name(s.nr), e.pid, e.tid, micros(entry), us_text(s.duration_ns), s.ret);
         break;
       }
       case EbpfEventType::ProcessFork:
@@ -94,7 +95,7 @@ Result<void> TraceJsonWriter::finish(const NetworkAggregator* network, const Pro
       append_json_string(&name, r.method + " " + r.path);
       buffer_ += fmt::format(
           R"({{"ph":"X","cat":"http","name":{},"pid":{},"tid":{},"ts":{},"dur":{},"args":{{"http.response.status_code":{},"request_bytes":{},"response_bytes":{}}}}})",
-          name, r.pid, r.tid, micros(r.start_ns), micros(base_ns_ + (r.end_ns - r.start_ns)), r.status,
+          name, r.pid, r.tid, micros(r.start_ns), us_text(r.end_ns - r.start_ns), r.status,
           r.request_bytes, r.response_bytes);
     }
   }
