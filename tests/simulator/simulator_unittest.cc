@@ -48,8 +48,8 @@ TEST(SimulatorTest, SameSeedSameStream) {
 }
 
 TEST(SimulatorTest, SwitchingAFaultOffLeavesTheWorkloadsAlone) {
-  // Faults that only move or drop events at the transport must not change what the
-  // workloads emitted: with overflow off vs on, the emitted multiset is the same.
+  // Transport faults (late drains, consumer stalls) must not change what the workloads
+  // emitted: with them off vs on, the delivered multiset is the same (nothing is dropped).
   SimOptions plain = small(3);
   SimOptions faulty = small(3, kReorder | kBurst);
   GroundTruth a, b;
