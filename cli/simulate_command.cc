@@ -153,25 +153,9 @@ int run_generate(const sim::SimOptions& options, const std::optional<std::string
   // Process records go into the tape as processes appear (and again when they exit), before
   // the events that need them, as a recorder writes them: readers can name a pid as soon as
   // its events arrive (e.g. for --comm filters).
-  std::map<std::pair<uint32_t, uint64_t>, bool> written;  // (pid, start) -> exit written
+  otlp::ebpf::tape::ProcessUpdateTracker process_records;
   auto write_new_processes = [&]() -> otlp::ebpf::Result<void> {
-    std::vector<otlp::ebpf::tape::ProcessInfo> updates;
-    for (const auto& p : source.processes().all()) {
-      auto [it, fresh] = written.try_emplace({p.pid, p.start_ns}, false);
-      bool exited = p.exit_ns != 0;
-      if (!fresh && it->second == exited) continue;
-      it->second = exited;
-      otlp::ebpf::tape::ProcessInfo t;
-      t.pid = p.pid;
-      t.ppid = p.ppid;
-      t.comm = p.comm;
-      t.exe = p.exe;
-      if (!p.cmdline.empty()) t.cmdline = {p.cmdline};
-      t.start_time_ns = p.start_ns;
-      t.exit_time_ns = p.exit_ns;
-      t.exit_code = p.exit_code;
-      updates.push_back(std::move(t));
-    }
+    auto updates = process_records.take_pending(source.processes());
     if (updates.empty()) return {};
     return writer->write_processes(updates);
   };

@@ -12,22 +12,6 @@ namespace {
 constexpr uint64_t kUntilSlackNs = 1'000'000'000;
 }  // namespace
 
-ProcessInfo to_process_info(const tape::ProcessInfo& p) {
-  ProcessInfo out;
-  out.pid = p.pid;
-  out.ppid = p.ppid;
-  out.comm = p.comm;
-  out.exe = p.exe;
-  for (const auto& arg : p.cmdline) {
-    if (!out.cmdline.empty()) out.cmdline += ' ';
-    out.cmdline += arg;
-  }
-  out.start_ns = p.start_time_ns;
-  out.exit_ns = p.exit_time_ns;
-  out.exit_code = p.exit_code;
-  return out;
-}
-
 Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path,
                                                      const FileSourceOptions& options) {
   tape::ReaderOptions reader_options;
@@ -85,7 +69,7 @@ const ProcessTable& FileSource::processes() const {
   // Process records arrive in their own frames: rebuild when more frames have been read.
   if (reader_->stats().frames != frames_seen_) {
     processes_ = ProcessTable();
-    for (const auto& [pid, p] : reader_->processes()) processes_.upsert(to_process_info(p));
+    for (const auto& [pid, p] : reader_->processes()) processes_.upsert(tape::to_core_process(p));
     frames_seen_ = reader_->stats().frames;
   }
   return processes_;

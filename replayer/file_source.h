@@ -56,7 +56,4 @@ class FileSource : public otlp::ebpf::EventSource {
   std::optional<std::chrono::steady_clock::time_point> pace_start_;
 };
 
-// A tape's process record as core's ProcessInfo (arguments joined by spaces).
-otlp::ebpf::ProcessInfo to_process_info(const otlp::ebpf::tape::ProcessInfo& p);
-
 }  // namespace bpftape::replay

@@ -18,7 +18,8 @@ namespace otlp::ebpf::tape {
 // Version of the format. Adding fields or frame types bumps the minor (old readers skip
 // them); anything else bumps the major, and readers refuse majors they do not know.
 inline constexpr uint16_t kFormatMajor = 1;
-inline constexpr uint16_t kFormatMinor = 0;
+// Minor 1: process records carry the cgroup path and container id.
+inline constexpr uint16_t kFormatMinor = 1;
 
 // File header: 32 bytes at offset 0.
 //   0  magic "BPFTAPE\0"       16 u32 max_frame_bytes (limit on any frame's raw and stored size)

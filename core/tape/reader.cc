@@ -232,6 +232,8 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
           ProcessInfo info{p.getPid(), p.getPpid(), str(p.getComm()), str(p.getExe()), {},
                            p.getStartTimeNs(), p.getExitTimeNs(), p.getExitCode()};
           for (auto arg : p.getCmdline()) info.cmdline.push_back(str(arg));
+          info.cgroup = str(p.getCgroup());
+          info.container_id = str(p.getContainerId());
           list.push_back(std::move(info));
         }
         out.content = std::move(list);

@@ -123,6 +123,8 @@ struct ProcessInfo {
   startTimeNs @5 :UInt64;   # kernel monotonic
   exitTimeNs @6 :UInt64;    # 0 while running
   exitCode @7 :Int32;
+  cgroup @8 :Text;          # cgroup v2 path (format 1.1+; empty when unknown)
+  containerId @9 :Text;     # derived from the cgroup path when it names a container
 }
 
 # ---- Frame type 5: what names stack frames on another machine. ----

@@ -392,6 +392,7 @@ Result<void> TapeWriter::write_processes(std::span<const ProcessInfo> updates) {
       const auto& p = updates[count];
       bytes += 64 + p.comm.size() + p.exe.size();
       for (const auto& arg : p.cmdline) bytes += arg.size() + 16;
+      bytes += p.cgroup.size() + p.container_id.size();
       ++count;
     }
     capnp::MallocMessageBuilder message;
@@ -408,6 +409,8 @@ Result<void> TapeWriter::write_processes(std::span<const ProcessInfo> updates) {
       out.setStartTimeNs(p.start_time_ns);
       out.setExitTimeNs(p.exit_time_ns);
       out.setExitCode(p.exit_code);
+      out.setCgroup(text_of(p.cgroup));
+      out.setContainerId(text_of(p.container_id));
     }
     BPFTAPE_RETURN_IF_ERROR(
         write_frame(static_cast<uint8_t>(FrameType::Processes), &message, 0, 0, 0));

@@ -101,7 +101,9 @@ TEST(TapeRoundTrip, MetadataProcessesSymbolsAndBpfStats) {
   ASSERT_TRUE(writer) << writer.error().to_string();
   std::vector<ProcessInfo> procs = {
       {100, 1, "bash", "/usr/bin/bash", {"bash", "-c", "dd bs=1"}, 10, 0, 0},
-      {101, 100, "dd", "/usr/bin/dd", {"dd", "bs=1"}, 20, 0, 0}};
+      {101, 100, "dd", "/usr/bin/dd", {"dd", "bs=1"}, 20, 0, 0,
+       "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}};
   ASSERT_TRUE((*writer)->write_processes(procs));
   ProcessInfo exited = procs[1];
   exited.exit_time_ns = 99;
@@ -134,6 +136,31 @@ TEST(TapeRoundTrip, MetadataProcessesSymbolsAndBpfStats) {
   EXPECT_EQ(reader->symbols(), syms);
   ASSERT_EQ(reader->bpf_stats().size(), 1u);
   EXPECT_EQ(reader->bpf_stats()[0], stats);
+}
+
+TEST(ProcessUpdateTracker, SendsEachIncarnationOnceAndAgainWhenItChanges) {
+  otlp::ebpf::ProcessTable table;
+  ProcessUpdateTracker tracker;
+  table.upsert({.pid = 7, .ppid = 1, .comm = "sh", .start_ns = 100});
+  table.upsert({.pid = 8, .ppid = 7, .comm = "sh", .start_ns = 200});
+  auto first = tracker.take_pending(table);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].pid, 7u);
+  EXPECT_EQ(first[1].start_time_ns, 200u);
+  EXPECT_TRUE(tracker.take_pending(table).empty());  // nothing changed
+  table.upsert({.pid = 8, .comm = "dd", .exe = "/usr/bin/dd", .cmdline = "dd bs=1", .start_ns = 200});
+  table.mark_exit(7, 500, 3);
+  auto second = tracker.take_pending(table);
+  ASSERT_EQ(second.size(), 2u);
+  EXPECT_EQ(second[0].exit_time_ns, 500u);
+  EXPECT_EQ(second[0].exit_code, 3);
+  EXPECT_EQ(second[1].comm, "dd");
+  EXPECT_EQ(second[1].cmdline, std::vector<std::string>{"dd bs=1"});
+  table.upsert({.pid = 7, .comm = "reused", .start_ns = 900});  // pid reuse: a new incarnation
+  auto third = tracker.take_pending(table);
+  ASSERT_EQ(third.size(), 1u);
+  EXPECT_EQ(third[0].comm, "reused");
+  EXPECT_EQ(to_core_process(third[0]).start_ns, 900u);
 }
 
 TEST(TapeWriter, RefusesInvalidEventsAndUnknownInternIdsWithoutWritingAnything) {
