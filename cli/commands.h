@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/system_support.h"
+
 namespace bpftape::cli {
 
 using Args = std::vector<std::string>;
@@ -26,5 +28,9 @@ int run_cat(const Args& args);
 int run_simulate(const Args& args);
 int run_replay(const Args& args);
 int run_convert(const Args& args);
+int run_record(const Args& args);
+
+// `bpftape doctor`'s text, also what `bpftape record` prints when it cannot record.
+std::string render_doctor_text(const otlp::ebpf::SystemSupportReport& report);
 
 }  // namespace bpftape::cli

@@ -24,7 +24,9 @@ std::string_view status_word(CheckStatus status) {
   return "?";
 }
 
-std::string render_text(const SystemSupportReport& report) {
+}  // namespace
+
+std::string render_doctor_text(const SystemSupportReport& report) {
   std::string out = fmt::format("bpftape doctor: kernel {}\n", report.kernel_release);
   std::vector<std::string_view> blocking;
   size_t warnings = 0;
@@ -46,6 +48,8 @@ std::string render_text(const SystemSupportReport& report) {
   }
   return out;
 }
+
+namespace {
 
 std::string render_json(const SystemSupportReport& report) {
   std::string out;
@@ -83,7 +87,7 @@ int run_doctor(const Args& args) {
   auto parsed = parse_or_exit(parser, args);
   if (!parsed) return parsed.error();
   SystemSupportReport report = otlp::ebpf::check_system_support();
-  std::string text = parsed->has("json") ? render_json(report) : render_text(report);
+  std::string text = parsed->has("json") ? render_json(report) : render_doctor_text(report);
   std::fputs(text.c_str(), stdout);
   return report.can_record() ? kExitOk : kExitFailure;
 }
