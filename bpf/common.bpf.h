@@ -129,14 +129,20 @@ static __always_inline void *bt_reserve(__u64 size)
 }
 
 /*
- * Submits without waking the consumer unless enough data waits: a wakeup per record costs
- * more than the record (the consumer drains with ring_buffer__consume on a short timer).
+ * Wakeup policy, chosen by user space through wakeup_bytes:
+ *  - 0: the kernel's own rule (flags 0): wake the consumer only when it had caught up, i.e.
+ *    the ring was empty. Low latency at moderate rates; under a storm the consumer is never
+ *    caught up, so wakeups stay rare.
+ *  - N: never wake until N bytes wait (the consumer drains on its own short timer): fewest
+ *    wakeups, latency up to the consumer's timer.
  */
 static __always_inline void bt_submit(void *rec)
 {
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+	if (wakeup_bytes == 0)
+		flags = 0;
+	else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 		flags = BPF_RB_FORCE_WAKEUP;
 	bpf_ringbuf_submit(rec, flags);
 }

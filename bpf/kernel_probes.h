@@ -42,7 +42,9 @@ struct ProbeOptions {
   ProbeFilter filter;
   uint32_t self_tgid = static_cast<uint32_t>(::getpid());  // excluded from every program
   uint32_t ring_bytes = 8u << 20;     // per program; power of two >= 4096
-  uint64_t wakeup_bytes = 256u << 10; // wake the consumer once this much waits
+  // Wake the consumer once this much waits (it drains on a timer below that); 0: the kernel's
+  // adaptive rule, wake when the consumer had caught up (lowest latency). See common.bpf.h.
+  uint64_t wakeup_bytes = 256u << 10;
 
   Result<void> validate() const;
 };
