@@ -8,6 +8,7 @@ std::span<const Command> all_commands() {
   static constexpr std::array kCommands{
       Command{"doctor", "check whether this machine can record (kernel, BTF, privileges)",
               run_doctor},
+      Command{"record", "record live kernel events into a tape (root; see doctor)", run_record},
       Command{"info", "describe a tape: metadata, time range, events by type, losses, size",
               run_info},
       Command{"cat", "print a tape's events, one per line (--json), with filters", run_cat},

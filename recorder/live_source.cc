@@ -1,0 +1,311 @@
+#include "recorder/live_source.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/sha256.h"
+#include "recorder/procfs.h"
+
+namespace bpftape::record {
+
+using namespace otlp::ebpf;
+
+namespace {
+
+uint64_t monotonic_now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// Identity of this recording: host, boot and start instant, hashed (stable for the tape's
+// life, distinct between recordings; OTLP ids are derived from it).
+std::string make_recording_id(const ClockReference& clock) {
+  utsname u{};
+  uname(&u);
+  Sha256 h;
+  h.update(u.nodename);
+  h.update_u64(clock.realtime_ns);
+  h.update_u64(clock.monotonic_ns);
+  h.update_u64(static_cast<uint64_t>(getpid()));
+  return Sha256::hex(h.finish()).substr(0, 32);
+}
+
+}  // namespace
+
+LiveOptions live_options_from(const EbpfConfig& config) {
+  LiveOptions o;
+  o.syscalls = config.enable_syscall_tracing;
+  o.cpu = config.enable_cpu_profiling;
+  o.network = config.enable_network_tracing;
+  o.memory = config.enable_memory_tracing;
+  o.sample_hz = config.sample_rate;
+  return o;
+}
+
+LiveSource::LiveSource(const LiveOptions& options)
+    : options_(options),
+      clock_(ClockReference::now()),
+      recording_id_(make_recording_id(clock_)),
+      decoder_(interned_),
+      drain_(decoder_),
+      symbols_(SymbolCollector::Options{.proc_root = options.proc_root}) {}
+
+LiveSource::~LiveSource() {
+  stop();
+  probes_.clear();
+  if (stats_fd_ >= 0) close(stats_fd_);
+}
+
+Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& options) {
+  std::unique_ptr<LiveSource> source(new LiveSource(options));
+  ProbeOptions probe_options;
+  probe_options.filter = options.filter;
+  probe_options.ring_bytes = options.ring_bytes;
+  probe_options.wakeup_bytes = options.wakeup_bytes;
+  BPFTAPE_RETURN_IF_ERROR(probe_options.validate());
+
+  // Run-time stats cost two clock reads per program run; they are how overhead is measured
+  // rather than estimated. Held on by this fd; failure (old kernel) only loses that figure.
+  source->stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+  // The process probe first: forks and execs of the target are seen from the start.
+  {
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, ProcessProbe::create(probe_options));
+    ProcessProbe* raw = probe.get();
+    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "process", [raw] { return raw->attach(); }));
+  }
+  if (options.syscalls) {
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, SyscallProbe::create(probe_options));
+    SyscallProbe* raw = probe.get();
+    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "syscall", [raw] { return raw->attach(); }));
+  }
+  if (options.network) {
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, NetworkProbe::create(probe_options, options.capture_payload));
+    NetworkProbe* raw = probe.get();
+    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "network", [raw] { return raw->attach(); }));
+  }
+  if (options.memory) {
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(probe_options));
+    // One target process: attach the uprobes to it alone (no cost in other processes).
+    std::optional<int32_t> pid;
+    if (options.filter.tgids.size() == 1) pid = static_cast<int32_t>(options.filter.tgids[0]);
+    MemoryProbe* raw = probe.get();
+    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "memory",
+                                              [raw, libc = options.libc, pid] { return raw->attach(libc, pid); }));
+  }
+  if (options.cpu) {
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, CpuSampleProbe::create(probe_options));
+    CpuSampleProbe* raw = probe.get();
+    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "cpu_sample",
+                                              [raw, hz = options.sample_hz] { return raw->attach(hz); }));
+  }
+  // Processes already running are named from /proc as their first event arrives (learn()).
+  return source;
+}
+
+Result<void> LiveSource::add_probe(std::unique_ptr<KernelProbe> probe, std::string name,
+                                   std::function<Result<void>()> attach) {
+  BPFTAPE_RETURN_IF_ERROR(attach());
+  BPFTAPE_RETURN_IF_ERROR(drain_.add_ring(probe->events_fd()));
+  auto losses = std::make_unique<LossCounter>(probe->drops_fd());
+  probes_.push_back(Probe{std::move(name), std::move(probe), std::move(losses), std::move(attach)});
+  return {};
+}
+
+void LiveSource::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& p : probes_) p.probe->detach();
+}
+
+Result<void> LiveSource::pause() {
+  if (stopped_ || paused_) return {};
+  for (auto& p : probes_) p.probe->detach();
+  paused_ = true;
+  return {};
+}
+
+Result<void> LiveSource::resume() {
+  if (stopped_ || !paused_) return {};
+  for (auto& p : probes_) BPFTAPE_RETURN_IF_ERROR(p.attach());
+  paused_ = false;
+  return {};
+}
+
+Result<bool> LiveSource::next(EventBatch& batch) {
+  batch.events.clear();
+  batch.losses.clear();
+  // After stop(): no wakeups will come; just empty the rings.
+  size_t records = 0;
+  if (stopped_) {
+    BPFTAPE_ASSIGN_OR_RETURN(records, drain_.drain(batch));
+  } else {
+    BPFTAPE_ASSIGN_OR_RETURN(records, drain_.poll(batch, options_.poll_interval_ms));
+  }
+  const uint64_t now = monotonic_now_ns();
+  for (auto& p : probes_) {
+    const size_t before = batch.losses.size();
+    BPFTAPE_ASSIGN_OR_RETURN(size_t n, p.losses->collect(now, batch.losses));
+    for (size_t i = before; i < before + n; ++i) lost_ += batch.losses[i].count;
+  }
+  if (stopped_ && records == 0 && batch.losses.empty()) return false;
+  for (const auto& e : batch.events) latency_.record(now >= e.timestamp_ns ? now - e.timestamp_ns : 0);
+  // Rings are per probe and CPUs interleave within one: order the batch (the pipeline's
+  // sorter handles what still arrives late across batches).
+  std::stable_sort(batch.events.begin(), batch.events.end(),
+                   [](const EbpfEvent& a, const EbpfEvent& b) { return a.timestamp_ns < b.timestamp_ns; });
+  events_ += batch.events.size();
+  if (!batch.events.empty()) {
+    if (first_event_ns_ == 0) first_event_ns_ = batch.events.front().timestamp_ns;
+    last_event_ns_ = std::max(last_event_ns_, batch.events.back().timestamp_ns);
+  }
+  learn(batch);
+  return true;
+}
+
+void LiveSource::learn_process(uint32_t pid) {
+  if (pid == 0 || !known_pids_.insert(pid).second) return;
+  if (processes_.latest(pid)) return;
+  auto info = read_process(pid, options_.proc_root);
+  if (info) {
+    processes_.upsert(*info);
+  } else {
+    processes_.upsert(ProcessInfo{.pid = pid});  // gone already: at least its pid is known
+  }
+}
+
+void LiveSource::learn(const EventBatch& batch) {
+  for (const auto& e : batch.events) {
+    switch (e.event_type) {
+      case EbpfEventType::ProcessFork: {
+        const auto& p = e.payload.process;
+        learn_process(e.pid);
+        const ProcessInfo* parent = processes_.latest(e.pid);
+        ProcessInfo child{.pid = p.child_pid, .ppid = e.pid,
+                          .comm = std::string(interned_.string(p.comm)),
+                          .start_ns = e.timestamp_ns};
+        if (parent) {
+          child.exe = parent->exe;
+          child.cmdline = parent->cmdline;
+          child.cgroup = parent->cgroup;
+          child.container_id = parent->container_id;
+        }
+        processes_.upsert(child);
+        known_pids_.insert(p.child_pid);
+        symbols_.forget_pid(p.child_pid);  // a reused pid: its old maps are stale
+        break;
+      }
+      case EbpfEventType::ProcessExec: {
+        learn_process(e.pid);
+        const ProcessInfo* current = processes_.latest(e.pid);
+        ProcessInfo updated = current ? *current : ProcessInfo{.pid = e.pid};
+        updated.comm = std::string(interned_.string(e.payload.process.comm));
+        updated.exe = std::string(interned_.string(e.payload.process.filename));
+        updated.cmdline.clear();
+        if (auto now = read_process(e.pid, options_.proc_root)) {
+          // Still running: /proc has the resolved exe path and the new command line.
+          if (!now->exe.empty()) updated.exe = now->exe;
+          updated.cmdline = now->cmdline;
+          updated.cgroup = now->cgroup;
+          updated.container_id = now->container_id;
+        }
+        processes_.upsert(updated);
+        symbols_.forget_pid(e.pid);
+        break;
+      }
+      case EbpfEventType::ProcessExit:
+        learn_process(e.pid);
+        processes_.mark_exit(e.pid, e.timestamp_ns, e.payload.process.exit_code);
+        break;
+      default:
+        learn_process(e.pid);
+        break;
+    }
+    if (!options_.symbolize) continue;
+    StackId user = kNoId, kernel = kNoId;
+    if (e.event_type == EbpfEventType::CpuSample) {
+      user = e.payload.cpu_sample.user_stack;
+      kernel = e.payload.cpu_sample.kernel_stack;
+    } else if (e.event_type == EbpfEventType::MemoryAlloc) {
+      user = e.payload.memory.stack;
+    }
+    if (user != kNoId && seen_stacks_.emplace(e.pid, user).second) {
+      symbols_.add_user_frames(e.pid, interned_.stack(user), pending_symbols_);
+    }
+    if (kernel != kNoId && seen_stacks_.emplace(0, kernel).second) {
+      symbols_.add_kernel_frames(interned_.stack(kernel), pending_symbols_);
+    }
+  }
+}
+
+std::vector<tape::ProcessInfo> LiveSource::take_process_updates() {
+  return process_records_.take_pending(processes_);
+}
+
+NewSymbols LiveSource::take_symbols() {
+  all_symbols_.mappings.insert(all_symbols_.mappings.end(), pending_symbols_.mappings.begin(),
+                               pending_symbols_.mappings.end());
+  all_symbols_.symbols.insert(all_symbols_.symbols.end(), pending_symbols_.symbols.begin(),
+                              pending_symbols_.symbols.end());
+  return std::exchange(pending_symbols_, NewSymbols{});
+}
+
+tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
+  tape::BpfStatsSnapshot snapshot;
+  snapshot.timestamp_ns = monotonic_now_ns();
+  for (const auto& p : probes_) {
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, p.probe->object()) {
+      const int fd = bpf_program__fd(prog);
+      if (fd < 0) continue;  // not loaded (autoload off)
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+      snapshot.programs.push_back(tape::BpfProgramStats{bpf_program__name(prog), info.id,
+                                                        info.run_time_ns, info.run_cnt,
+                                                        info.recursion_misses});
+    }
+  }
+  return snapshot;
+}
+
+std::vector<tape::ProbeInfo> LiveSource::probes() const {
+  std::vector<tape::ProbeInfo> out;
+  for (const auto& p : probes_) {
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, p.probe->object()) {
+      if (bpf_program__fd(prog) < 0) continue;
+      // Section names are "kind/target" ("raw_tp/sys_exit", "tp_btf/sched_process_exec",
+      // "uprobe", "perf_event"): the attach kind and what it attaches to.
+      std::string_view section = bpf_program__section_name(prog);
+      const size_t slash = section.find('/');
+      out.push_back(tape::ProbeInfo{
+          bpf_program__name(prog), std::string(section.substr(0, slash)),
+          slash == std::string_view::npos ? std::string() : std::string(section.substr(slash + 1))});
+    }
+  }
+  return out;
+}
+
+LiveSource::Stats LiveSource::stats() const {
+  return Stats{events_,
+               lost_,
+               drain_.decode_errors(),
+               stats_fd_ >= 0,
+               static_cast<uint64_t>(options_.ring_bytes) * probes_.size(),
+               interned_.memory_bytes(),
+               first_event_ns_,
+               last_event_ns_};
+}
+
+}  // namespace bpftape::record

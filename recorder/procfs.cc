@@ -1,0 +1,87 @@
+#include "recorder/procfs.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace bpftape::record {
+
+using otlp::ebpf::ErrorKind;
+
+namespace {
+
+// Whole file, or nullopt (with errno kept) when it cannot be opened.
+std::optional<std::string> slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+std::string trim_newline(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string cgroup_v2_path(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    pos = end + 1;
+  }
+  return {};
+}
+
+uint32_t ppid_from_stat(std::string_view stat) {
+  // "pid (comm) state ppid ...": comm may hold ") ", so find the last ')'.
+  const size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || close + 4 >= stat.size()) return 0;
+  std::string_view rest = stat.substr(close + 2);  // "S 1 ..."
+  const size_t space = rest.find(' ');
+  if (space == std::string_view::npos) return 0;
+  rest = rest.substr(space + 1);
+  uint32_t ppid = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ppid);
+  return ec == std::errc() ? ppid : 0;
+}
+
+otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid, const std::string& proc_root) {
+  const std::string dir = fmt::format("{}/{}", proc_root, pid);
+  auto stat = slurp(dir + "/stat");
+  if (!stat) {
+    return otlp::ebpf::errno_error(ErrorKind::Io, fmt::format("read {}/stat", dir), errno);
+  }
+  otlp::ebpf::ProcessInfo info;
+  info.pid = pid;
+  info.ppid = ppid_from_stat(*stat);
+  if (auto comm = slurp(dir + "/comm")) info.comm = trim_newline(std::move(*comm));
+  char exe[PATH_MAX];
+  const ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof(exe));
+  if (n > 0) info.exe.assign(exe, static_cast<size_t>(n));
+  if (auto cmdline = slurp(dir + "/cmdline")) {
+    std::string args = trim_newline(std::move(*cmdline));
+    for (char& c : args) {
+      if (c == '\0') c = ' ';
+    }
+    info.cmdline = std::move(args);
+  }
+  if (auto cgroup = slurp(dir + "/cgroup")) {
+    info.cgroup = cgroup_v2_path(*cgroup);
+    info.container_id = otlp::ebpf::container_id_from_cgroup(info.cgroup);
+  }
+  return info;
+}
+
+}  // namespace bpftape::record

@@ -1,0 +1,29 @@
+// What /proc says about a process, for the recorder's process table (processes that were
+// running before the recording started, and details an exec event does not carry: command
+// line, cgroup). Everything takes a proc root so tests can point it at a fixture tree.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/error.h"
+#include "core/process_table.h"
+
+namespace bpftape::record {
+
+// pid, ppid, comm, exe, cmdline (arguments joined by spaces), cgroup v2 path and container id.
+// start_ns is left 0 ("started before the recording"); the caller sets it when it saw the fork.
+// NotFound-style Io error when the process is gone; fields a kernel hides (exe of a kernel
+// thread, another user's exe without privileges) stay empty.
+otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid,
+                                                         const std::string& proc_root = "/proc");
+
+// The cgroup v2 path from the text of /proc/PID/cgroup (the "0::" line); empty if none.
+std::string cgroup_v2_path(std::string_view proc_cgroup);
+
+// The parent pid from the text of /proc/PID/stat (the field after the parenthesised comm,
+// which may itself contain spaces and parentheses). 0 if the text is malformed.
+uint32_t ppid_from_stat(std::string_view proc_stat);
+
+}  // namespace bpftape::record

@@ -1,0 +1,199 @@
+#include "recorder/recorder.h"
+
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "core/report/report.h"
+
+namespace bpftape::record {
+
+using namespace otlp::ebpf;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t ns_since(Clock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+void fill_resource_usage(RecordSummary& s) {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return;
+  auto ns = [](const timeval& tv) {
+    return static_cast<uint64_t>(tv.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(tv.tv_usec) * 1000ull;
+  };
+  s.recorder_cpu_ns = ns(usage.ru_utime) + ns(usage.ru_stime);
+  s.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+}
+
+std::string read_first_line(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+}  // namespace
+
+RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeline* pipeline,
+                            const RecordLoopOptions& options) {
+  RecordSummary summary;
+  const auto start = Clock::now();
+  auto last_flush = start;
+  auto last_stats = start;
+  auto last_progress = start;
+  uint64_t events_at_last_progress = 0;
+  EventBatch batch;
+
+  // Writes what the batch needs first (process records, symbols), then the batch.
+  auto consume = [&]() -> Result<void> {
+    if (writer) {
+      auto updates = source.take_process_updates();
+      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
+      NewSymbols symbols = source.take_symbols();
+      if (!symbols.mappings.empty() || !symbols.symbols.empty()) {
+        BPFTAPE_RETURN_IF_ERROR(writer->write_symbols(symbols.mappings, symbols.symbols));
+      }
+      if (!batch.events.empty() || !batch.losses.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
+    }
+    if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, source.interned()));
+    return {};
+  };
+
+  auto loop = [&]() -> Result<void> {
+    for (;;) {
+      BPFTAPE_ASSIGN_OR_RETURN(bool more, source.next(batch));
+      if (!more) return {};
+      BPFTAPE_RETURN_IF_ERROR(consume());
+      if (source.stopped()) continue;  // draining what is left
+
+      const auto now = Clock::now();
+      const uint64_t elapsed = ns_since(start);
+      if (writer && now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(writer->flush());
+        last_flush = now;
+      }
+      if (writer && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
+        last_stats = now;
+      }
+      const auto stats = source.stats();
+      if (options.on_progress && now - last_progress >= std::chrono::seconds(1)) {
+        const double secs = std::chrono::duration<double>(now - last_progress).count();
+        options.on_progress(RecordProgress{
+            elapsed, stats.events, stats.lost,
+            static_cast<double>(stats.events - events_at_last_progress) / secs,
+            writer ? writer->stats().bytes_written : 0});
+        last_progress = now;
+        events_at_last_progress = stats.events;
+      }
+      std::string reason;
+      if (options.duration_ns && elapsed >= *options.duration_ns) {
+        reason = "duration reached";
+      } else if (options.max_bytes && writer && writer->stats().bytes_written >= *options.max_bytes) {
+        reason = "max size reached";
+      } else if (options.stop_requested) {
+        reason = options.stop_requested();
+      }
+      if (!reason.empty()) {
+        summary.stop_reason = reason;
+        source.stop();
+      }
+    }
+  };
+
+  auto result = loop();
+  if (!result) {
+    summary.error = result.error();
+    if (summary.stop_reason.empty()) summary.stop_reason = "error";
+    source.stop();
+  }
+  // The final BPF stats and the tape's end, also after an error: a failed write leaves the
+  // writer failed (close reports it again), anything else still closes the tape properly.
+  if (writer) {
+    auto closed = [&]() -> Result<void> {
+      BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
+      return writer->close();
+    }();
+    if (!closed && !summary.error) summary.error = closed.error();
+    summary.tape_bytes = writer->stats().bytes_written;
+  }
+  if (pipeline && !summary.error) {
+    if (auto r = pipeline->finish(source.interned()); !r) summary.error = r.error();
+  }
+
+  summary.elapsed_ns = ns_since(start);
+  const auto stats = source.stats();
+  summary.events = stats.events;
+  summary.lost = stats.lost;
+  summary.decode_errors = stats.decode_errors;
+  summary.bpf_stats_available = stats.bpf_stats_enabled;
+  for (const auto& p : source.bpf_stats().programs) {
+    summary.bpf_run_time_ns += p.run_time_ns;
+    summary.bpf_run_count += p.run_count;
+  }
+  const auto& latency = source.delivery_latency();
+  summary.latency_p50_ns = latency.percentile(0.50);
+  summary.latency_p99_ns = latency.percentile(0.99);
+  summary.latency_max_ns = latency.max();
+  fill_resource_usage(summary);
+  return summary;
+}
+
+std::string RecordSummary::describe() const {
+  const double secs = static_cast<double>(elapsed_ns) / 1e9;
+  std::string out = fmt::format("recorded {} events in {} ({}), {} lost", events,
+                                format_duration_ns(elapsed_ns), stop_reason, lost);
+  if (tape_bytes) {
+    out += fmt::format(", tape {} ({:.1f} B/event)", format_bytes(tape_bytes),
+                       events ? static_cast<double>(tape_bytes) / static_cast<double>(events) : 0.0);
+  }
+  out += "\n";
+  if (bpf_stats_available) {
+    out += fmt::format("  BPF programs: {} CPU over {} runs ({:.2f}% of one CPU, {} per run)\n",
+                       format_duration_ns(bpf_run_time_ns), bpf_run_count,
+                       secs > 0 ? 100.0 * static_cast<double>(bpf_run_time_ns) / 1e9 / secs : 0.0,
+                       format_duration_ns(bpf_run_count ? bpf_run_time_ns / bpf_run_count : 0));
+  } else {
+    out += "  BPF programs: run time unknown (kernel BPF stats could not be enabled)\n";
+  }
+  out += fmt::format("  recorder: {} CPU ({:.2f}% of one CPU), peak RSS {}\n",
+                     format_duration_ns(recorder_cpu_ns),
+                     secs > 0 ? 100.0 * static_cast<double>(recorder_cpu_ns) / 1e9 / secs : 0.0,
+                     format_bytes(peak_rss_bytes));
+  out += fmt::format("  delivery latency (kernel -> recorder): p50 {}, p99 {}, max {}\n",
+                     format_duration_ns(latency_p50_ns), format_duration_ns(latency_p99_ns),
+                     format_duration_ns(latency_max_ns));
+  if (decode_errors) out += fmt::format("  {} malformed BPF records skipped\n", decode_errors);
+  return out;
+}
+
+tape::TapeMetadata live_metadata(const LiveSource& source, const EbpfConfig& config,
+                                 std::vector<std::string> command) {
+  tape::TapeMetadata md;
+  md.tool_version = BPFTAPE_VERSION;
+  utsname u{};
+  if (uname(&u) == 0) {
+    md.hostname = u.nodename;
+    md.kernel_release = u.release;
+  }
+  md.boot_id = read_first_line("/proc/sys/kernel/random/boot_id");
+  md.cpu_count = static_cast<uint32_t>(sysconf(_SC_NPROCESSORS_ONLN));
+  md.page_size = static_cast<uint32_t>(sysconf(_SC_PAGESIZE));
+  md.clock = source.clock();
+  md.config = config;
+  md.probes = source.probes();
+  md.recording_id = source.recording_id();
+  md.command = std::move(command);
+  return md;
+}
+
+}  // namespace bpftape::record

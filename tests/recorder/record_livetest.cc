@@ -1,0 +1,384 @@
+// `bpftape record` end to end on the live kernel: a known workload is recorded into a tape,
+// the tape is read back through the replay pipeline, and exact counts are asserted. Also the
+// ways a recording ends: SIGINT (clean), SIGKILL (readable prefix), disk full (clean error),
+// not privileged (doctor's explanation, exit 2).
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/pipeline.h"
+#include "core/report/symbolizer.h"
+#include "core/system_support.h"
+#include "core/tape/reader.h"
+#include "core/tracers/cpu_aggregator.h"
+#include "core/tracers/memory_aggregator.h"
+#include "core/tracers/network_aggregator.h"
+#include "core/tracers/syscall_aggregator.h"
+#include "replayer/file_source.h"
+
+namespace bpftape::record {
+namespace {
+
+using namespace otlp::ebpf;
+using ::testing::HasSubstr;
+
+#define REQUIRE_LIVE()                                                                      \
+  do {                                                                                     \
+    if (::geteuid() != 0) GTEST_SKIP() << "live BPF test: needs root (run as root in CI)"; \
+    auto report = ::otlp::ebpf::check_system_support();                                    \
+    if (!report.can_record())                                                               \
+      GTEST_SKIP() << "live BPF test: this system cannot record: "                         \
+                   << report.as_result().error().to_string();                               \
+  } while (0)
+
+const std::string kBpftape = BPFTAPE_BINARY;
+const std::string kWorkload = BPFTAPE_WORKLOAD;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout + stderr
+};
+
+RunResult run(const std::string& command) {
+  RunResult r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) r.out.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/bpftape-record-XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// A tape read back through the replay pipeline, with every event kept for exact checks.
+struct Replayed : Aggregator {
+  SyscallAggregator syscalls;
+  NetworkAggregator network;
+  MemoryAggregator memory;
+  CpuAggregator cpu;
+  std::vector<EbpfEvent> events;
+  std::unique_ptr<replay::FileSource> source;
+  PipelineStats stats;
+
+  void consume(std::span<const EbpfEvent> delivered, const InternTable&) override {
+    events.insert(events.end(), delivered.begin(), delivered.end());
+  }
+
+  // The recorded command's pid: the process whose executable is the workload.
+  uint32_t workload_pid() const {
+    for (const auto& p : source->processes().all()) {
+      if (p.exe.ends_with("/bpftape_workload")) return p.pid;
+    }
+    return 0;
+  }
+  Symbolizer symbolizer() const {
+    return Symbolizer(source->reader().symbols(), source->reader().mappings());
+  }
+};
+
+std::unique_ptr<Replayed> replay_tape(const std::string& path) {
+  auto r = std::make_unique<Replayed>();
+  auto source = replay::FileSource::open(path, {});
+  EXPECT_TRUE(source) << source.error().to_string();
+  if (!source) return nullptr;
+  r->source = std::move(*source);
+  auto pipeline = Pipeline::create({});
+  EXPECT_TRUE(pipeline);
+  for (Aggregator* a : std::initializer_list<Aggregator*>{&r->syscalls, &r->network, &r->memory,
+                                                          &r->cpu, r.get()}) {
+    (*pipeline)->add_aggregator(*a);
+  }
+  auto ran = (*pipeline)->run(*r->source);
+  EXPECT_TRUE(ran) << ran.error().to_string();
+  r->stats = (*pipeline)->stats();
+  return r;
+}
+
+TEST(RecordLivetest, EverySyscallOfTheRecordedCommandExactlyOnce) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("syscalls.bpftape");
+  auto result = run(kBpftape + " record --syscalls -q -o " + tape + " -- " + kWorkload + " syscalls 5000");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  auto replayed = replay_tape(tape);
+  ASSERT_TRUE(replayed);
+  const uint32_t pid = replayed->workload_pid();
+  ASSERT_NE(pid, 0u) << "no process record for the workload";
+  uint64_t getpids = 0;
+  std::set<uint32_t> pids;
+  for (const auto& e : replayed->events) {
+    pids.insert(e.pid);
+    if (e.event_type == EbpfEventType::Syscall && e.payload.syscall.nr == SYS_getpid) {
+      ++getpids;
+      EXPECT_EQ(e.payload.syscall.ret, static_cast<int64_t>(pid));
+    }
+  }
+  EXPECT_EQ(getpids, 5000u);
+  EXPECT_EQ(pids, std::set<uint32_t>{pid}) << "only the command is recorded";
+  EXPECT_EQ(replayed->stats.losses.events_lost, 0u);
+  EXPECT_TRUE(replayed->source->reader().complete());
+  // Overhead figures travel in the tape: per-program run time from the kernel's BPF stats.
+  ASSERT_FALSE(replayed->source->reader().bpf_stats().empty());
+  uint64_t runs = 0;
+  for (const auto& p : replayed->source->reader().bpf_stats().back().programs) runs += p.run_count;
+  EXPECT_GE(runs, 5000u);
+}
+
+TEST(RecordLivetest, LoopbackHttpRequestsWithMethodPathAndStatus) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("http.bpftape");
+  constexpr int kConnections = 20;
+  auto result = run(kBpftape + " record --net -q -o " + tape + " -- " + kWorkload + " http " +
+                    std::to_string(kConnections));
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  auto replayed = replay_tape(tape);
+  ASSERT_TRUE(replayed);
+  const uint32_t pid = replayed->workload_pid();
+  std::set<std::string> client_paths, server_paths;
+  for (const auto& r : replayed->network.http_requests()) {
+    EXPECT_EQ(r.pid, pid);
+    EXPECT_EQ(r.method, "GET");
+    EXPECT_EQ(r.status, 200) << r.path;
+    (r.role == ConnectionRole::Client ? client_paths : server_paths).insert(r.path);
+  }
+  std::set<std::string> expected;
+  for (int i = 0; i < kConnections; ++i) expected.insert("/item/" + std::to_string(i));
+  EXPECT_EQ(client_paths, expected);
+  EXPECT_EQ(server_paths, expected);
+  EXPECT_EQ(replayed->stats.losses.events_lost, 0u);
+}
+
+TEST(RecordLivetest, EveryMallocOfTheCommandWithItsSizeAndFrees) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("mem.bpftape");
+  constexpr uint64_t kSize = 12345;  // unusual: nothing else in the process allocates it
+  auto result = run(kBpftape + " record --mem -q -o " + tape + " -- " + kWorkload + " malloc 1000 " +
+                    std::to_string(kSize));
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  auto replayed = replay_tape(tape);
+  ASSERT_TRUE(replayed);
+  std::set<uint64_t> blocks;
+  for (const auto& e : replayed->events) {
+    if (e.event_type == EbpfEventType::MemoryAlloc && e.payload.memory.op == MemoryOp::Malloc &&
+        e.payload.memory.size == kSize) {
+      blocks.insert(e.payload.memory.address);
+    }
+  }
+  EXPECT_EQ(blocks.size(), 1000u);
+  uint64_t freed = 0;
+  for (const auto& e : replayed->events) {
+    freed += e.event_type == EbpfEventType::MemoryFree && e.payload.memory.op == MemoryOp::Free &&
+             blocks.contains(e.payload.memory.address);
+  }
+  EXPECT_EQ(freed, 500u);
+}
+
+TEST(RecordLivetest, CpuProfileNamesTheBusyFunction) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("cpu.bpftape");
+  auto result = run(kBpftape + " record --cpu -F 199 -q -o " + tape + " -- " + kWorkload + " spin 1500");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  auto replayed = replay_tape(tape);
+  ASSERT_TRUE(replayed);
+  const uint32_t pid = replayed->workload_pid();
+  const Symbolizer symbolizer = replayed->symbolizer();
+  uint64_t samples = 0, in_spin = 0;
+  for (const auto& e : replayed->events) {
+    if (e.event_type != EbpfEventType::CpuSample || e.pid != pid) continue;
+    ++samples;
+    const auto& interned = replayed->source->interned();
+    if (e.payload.cpu_sample.user_stack == kNoId) continue;
+    for (uint64_t frame : interned.stack(e.payload.cpu_sample.user_stack)) {
+      if (symbolizer.name(pid, frame) == "bpftape_workload_spin") {
+        ++in_spin;
+        break;
+      }
+    }
+  }
+  // 1.5 s at 199 Hz on one CPU: ~300 samples; a loaded machine may give the workload less.
+  EXPECT_GE(samples, 50u);
+  EXPECT_GE(in_spin * 10, samples * 8) << in_spin << " of " << samples << " samples in the spin function";
+
+  // The same profile as pprof opens in `go tool pprof`, the reference reader.
+  if (access("/usr/bin/go", X_OK) != 0) GTEST_SKIP() << "go (golang-go) not installed: pprof check skipped";
+  const std::string pprof = dir.file("cpu.pb.gz");
+  auto converted = run(kBpftape + " convert " + tape + " --pprof " + pprof);
+  ASSERT_EQ(converted.exit_code, 0) << converted.out;
+  auto top = run("HOME=" + dir.path() + " /usr/bin/go tool pprof -top " + pprof);
+  ASSERT_EQ(top.exit_code, 0) << top.out;
+  EXPECT_THAT(top.out, HasSubstr("bpftape_workload_spin"));
+}
+
+// Starts `bpftape record ARGS` in the background; returns its pid.
+pid_t start_recorder(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    FILE* out = freopen(log.c_str(), "w", stderr);
+    (void)out;
+    std::vector<char*> argv{const_cast<char*>(kBpftape.c_str()), const_cast<char*>("record")};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+std::string slurp(const std::string& path) {
+  FILE* f = fopen(path.c_str(), "r");
+  if (!f) return {};
+  std::string s;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) s.append(buf, n);
+  fclose(f);
+  return s;
+}
+
+TEST(RecordLivetest, SigintClosesTheTapeCleanly) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("sigint.bpftape");
+  const pid_t recorder = start_recorder({"--syscalls", "-o", tape}, dir.file("log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  run(kWorkload + " syscalls 100");
+  kill(recorder, SIGINT);
+  int status = 0;
+  ASSERT_EQ(waitpid(recorder, &status, 0), recorder);
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(dir.file("log"));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(dir.file("log"));
+  EXPECT_THAT(slurp(dir.file("log")), HasSubstr("interrupted"));
+  auto reader = tape::TapeReader::open(tape, {});
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  EXPECT_TRUE((*reader)->complete());
+  EXPECT_TRUE((*reader)->warnings().empty());
+}
+
+TEST(RecordLivetest, SigkillLeavesAReadablePrefixUpToAboutASecondBeforeTheKill) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("killed.bpftape");
+  const pid_t recorder = start_recorder({"--syscalls", "-o", tape}, dir.file("log"));
+  // A steady stream of syscalls for 3 s while the recorder runs.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < end) {
+    run(kWorkload + " syscalls 1000");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const uint64_t killed_at = monotonic_ns();
+  kill(recorder, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(recorder, &status, 0), recorder);
+  auto reader = tape::TapeReader::open(tape, {});
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  EXPECT_FALSE((*reader)->complete());
+  EventBatch batch;
+  uint64_t events = 0, last_ts = 0;
+  for (;;) {
+    auto more = (*reader)->next(&batch);
+    ASSERT_TRUE(more) << more.error().to_string();
+    if (!*more) break;
+    events += batch.events.size();
+    for (const auto& e : batch.events) last_ts = std::max(last_ts, e.timestamp_ns);
+  }
+  EXPECT_GT(events, 1000u);
+  EXPECT_FALSE((*reader)->warnings().empty()) << "a killed recording is reported as truncated";
+  // Flushed every second: at most ~1 s (plus scheduling slack) of events is lost.
+  EXPECT_GT(last_ts + 1'600'000'000ull, killed_at) << "last event " << (killed_at - last_ts) / 1e6
+                                                   << " ms before the kill";
+}
+
+TEST(RecordLivetest, DiskFullFailsCleanlyAndKeepsAReadableTape) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string mnt = dir.file("tiny");
+  std::filesystem::create_directory(mnt);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k") != 0) GTEST_SKIP() << "cannot mount tmpfs";
+  const std::string tape = mnt + "/full.bpftape";
+  const pid_t recorder = start_recorder({"--syscalls", "-o", tape, "--duration", "60s"}, dir.file("log"));
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  pid_t done = 0;
+  while (done == 0 && std::chrono::steady_clock::now() < deadline) {
+    run(kWorkload + " syscalls 20000");  // fills 256 KiB within a few flushes
+    done = waitpid(recorder, &status, WNOHANG);
+  }
+  if (done == 0) {
+    kill(recorder, SIGKILL);
+    waitpid(recorder, &status, 0);
+  }
+  const std::string log = slurp(dir.file("log"));
+  EXPECT_NE(done, 0) << "the recorder did not stop on a full disk";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << log;
+  EXPECT_THAT(log, HasSubstr("No space left on device"));
+  auto reader = tape::TapeReader::open(tape, {});
+  EXPECT_TRUE(reader) << (reader ? "" : reader.error().to_string());
+  if (reader) {
+    EventBatch batch;
+    auto more = (*reader)->next(&batch);
+    EXPECT_TRUE(more) << more.error().to_string();
+  }
+  umount2(mnt.c_str(), MNT_DETACH);
+}
+
+TEST(RecordLivetest, NotPrivilegedExplainsWithDoctorAndExits2) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to user nobody";
+  if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "setpriv (util-linux) missing";
+  auto result = run("/usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups " + kBpftape +
+                    " record --syscalls -o /tmp/never.bpftape");
+  EXPECT_EQ(result.exit_code, 2) << result.out;
+  EXPECT_THAT(result.out, HasSubstr("cannot record"));
+  EXPECT_THAT(result.out, HasSubstr("verdict"));
+  EXPECT_NE(access("/tmp/never.bpftape", F_OK), 0);
+}
+
+TEST(RecordCli, BadFlagsAreUsageErrors) {
+  for (const char* args : {"--comm waytoolongforataskname", "--pid 0", "--pid abc",
+                           "--max-size 12Q", "--ring-size 5000", "--env prod", "--sample-rate 0",
+                           "--duration soon", "--pid 1 -- /bin/true"}) {
+    auto result = run(kBpftape + " record -o /tmp/never.bpftape " + args);
+    EXPECT_EQ(result.exit_code, 2) << args << ": " << result.out;
+    EXPECT_THAT(result.out, HasSubstr("bpftape record: ")) << args;
+  }
+  EXPECT_NE(access("/tmp/never.bpftape", F_OK), 0);
+}
+
+}  // namespace
+}  // namespace bpftape::record
