@@ -62,7 +62,8 @@ ArgParser make_parser() {
       .option("env", 0, "ENV", "production|staging|development|debug: the recommended sample "
                                "rate (19/49/99/199 Hz) and duration (300/120/60/30 s)")
       .option("sample-rate", 'F', "HZ", "CPU sampling frequency (default 99)")
-      .option("ring-size", 0, "SIZE", "kernel ring buffer per tracer (default 16M)")
+      .option("ring-size", 0, "SIZE", "kernel ring buffer per tracer (default: 16M syscalls and "
+                                       "memory, 4M network, 1M CPU samples and processes)")
       .flag("no-symbols", 0, "do not resolve stack frames at record time (addresses only)")
       .flag("report", 0, "also run the pipeline live and print the report at the end "
                          "(as `bpftape replay` would)")

@@ -23,6 +23,7 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 }  // namespace
 
 void ProcessTable::upsert(const ProcessInfo& info) {
+  ++version_;
   auto& incarnations = by_pid_[info.pid];
   for (auto& existing : incarnations) {
     if (existing.start_ns == info.start_ns) {
@@ -37,6 +38,7 @@ void ProcessTable::upsert(const ProcessInfo& info) {
 }
 
 void ProcessTable::mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_code) {
+  ++version_;
   auto it = by_pid_.find(pid);
   if (it == by_pid_.end()) {
     upsert(ProcessInfo{.pid = pid, .exit_ns = timestamp_ns, .exit_code = exit_code});

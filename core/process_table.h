@@ -45,9 +45,12 @@ class ProcessTable {
   // Every incarnation, by pid then start time: deterministic order for outputs and tapes.
   std::vector<ProcessInfo> all() const;
   size_t size() const;
+  // Grows with every upsert()/mark_exit(): readers that mirror the table skip unchanged ones.
+  uint64_t version() const { return version_; }
 
  private:
   std::map<uint32_t, std::vector<ProcessInfo>> by_pid_;  // each vector sorted by start_ns
+  uint64_t version_ = 0;
 };
 
 // "…/docker-<64 hex>.scope" or "…/<64 hex>" (docker, containerd, cri-o, podman layouts)

@@ -68,58 +68,72 @@ LiveSource::~LiveSource() {
 
 Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& options) {
   std::unique_ptr<LiveSource> source(new LiveSource(options));
-  ProbeOptions probe_options;
-  probe_options.filter = options.filter;
-  probe_options.ring_bytes = options.ring_bytes;
-  probe_options.wakeup_bytes = options.wakeup_bytes;
-  BPFTAPE_RETURN_IF_ERROR(probe_options.validate());
+  auto probe_options = [&](uint32_t default_ring_bytes) -> Result<ProbeOptions> {
+    ProbeOptions o;
+    o.filter = options.filter;
+    o.ring_bytes = options.ring_bytes ? options.ring_bytes : default_ring_bytes;
+    o.wakeup_bytes = options.wakeup_bytes;
+    BPFTAPE_RETURN_IF_ERROR(o.validate());
+    return o;
+  };
 
   // Run-time stats cost two clock reads per program run; they are how overhead is measured
   // rather than estimated. Held on by this fd; failure (old kernel) only loses that figure.
   source->stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
 
-  // The process probe first: forks and execs of the target are seen from the start.
+  // Load every probe first (BTF, verifier: the slow part), then attach them together, so early
+  // events do not wait in the rings while later probes load. The process probe comes first:
+  // forks and execs of the target are seen from the start.
   {
-    BPFTAPE_ASSIGN_OR_RETURN(auto probe, ProcessProbe::create(probe_options));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kProcessRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, ProcessProbe::create(o));
     ProcessProbe* raw = probe.get();
-    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "process", [raw] { return raw->attach(); }));
+    source->add_probe(std::move(probe), "process", [raw] { return raw->attach(); });
   }
   if (options.syscalls) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto probe, SyscallProbe::create(probe_options));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kSyscallRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, SyscallProbe::create(o));
     SyscallProbe* raw = probe.get();
-    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "syscall", [raw] { return raw->attach(); }));
+    source->add_probe(std::move(probe), "syscall", [raw] { return raw->attach(); });
   }
   if (options.network) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto probe, NetworkProbe::create(probe_options, options.capture_payload));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kNetworkRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, NetworkProbe::create(o, options.capture_payload));
     NetworkProbe* raw = probe.get();
-    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "network", [raw] { return raw->attach(); }));
+    source->add_probe(std::move(probe), "network", [raw] { return raw->attach(); });
   }
   if (options.memory) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(probe_options));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kMemoryRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(o));
     // One target process: attach the uprobes to it alone (no cost in other processes).
     std::optional<int32_t> pid;
     if (options.filter.tgids.size() == 1) pid = static_cast<int32_t>(options.filter.tgids[0]);
     MemoryProbe* raw = probe.get();
-    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "memory",
-                                              [raw, libc = options.libc, pid] { return raw->attach(libc, pid); }));
+    source->add_probe(std::move(probe), "memory",
+                      [raw, libc = options.libc, pid] { return raw->attach(libc, pid); });
   }
   if (options.cpu) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto probe, CpuSampleProbe::create(probe_options));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kCpuSampleRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto probe, CpuSampleProbe::create(o));
     CpuSampleProbe* raw = probe.get();
-    BPFTAPE_RETURN_IF_ERROR(source->add_probe(std::move(probe), "cpu_sample",
-                                              [raw, hz = options.sample_hz] { return raw->attach(hz); }));
+    source->add_probe(std::move(probe), "cpu_sample",
+                      [raw, hz = options.sample_hz] { return raw->attach(hz); });
+    // kallsyms is large: read it now, not while the uprobes on libc would trap every one of
+    // this process's allocations.
+    if (options.symbolize) source->symbols_.preload_kernel_symbols();
+  }
+  for (auto& p : source->probes_) {
+    BPFTAPE_RETURN_IF_ERROR(p.attach());
+    BPFTAPE_RETURN_IF_ERROR(source->drain_.add_ring(p.probe->events_fd()));
   }
   // Processes already running are named from /proc as their first event arrives (learn()).
   return source;
 }
 
-Result<void> LiveSource::add_probe(std::unique_ptr<KernelProbe> probe, std::string name,
-                                   std::function<Result<void>()> attach) {
-  BPFTAPE_RETURN_IF_ERROR(attach());
-  BPFTAPE_RETURN_IF_ERROR(drain_.add_ring(probe->events_fd()));
+void LiveSource::add_probe(std::unique_ptr<KernelProbe> probe, std::string name,
+                           std::function<Result<void>()> attach) {
   auto losses = std::make_unique<LossCounter>(probe->drops_fd());
   probes_.push_back(Probe{std::move(name), std::move(probe), std::move(losses), std::move(attach)});
-  return {};
 }
 
 void LiveSource::stop() {
@@ -153,10 +167,15 @@ Result<bool> LiveSource::next(EventBatch& batch) {
     BPFTAPE_ASSIGN_OR_RETURN(records, drain_.poll(batch, options_.poll_interval_ms));
   }
   const uint64_t now = monotonic_now_ns();
-  for (auto& p : probes_) {
-    const size_t before = batch.losses.size();
-    BPFTAPE_ASSIGN_OR_RETURN(size_t n, p.losses->collect(now, batch.losses));
-    for (size_t i = before; i < before + n; ++i) lost_ += batch.losses[i].count;
+  // Loss counters are a map read (a syscall) per probe: read them every kLossCollectIntervalNs,
+  // not every poll; and always while stopping, so the last losses make it into the tape.
+  if (stopped_ || now - losses_collected_ns_ >= kLossCollectIntervalNs) {
+    losses_collected_ns_ = now;
+    for (auto& p : probes_) {
+      const size_t before = batch.losses.size();
+      BPFTAPE_ASSIGN_OR_RETURN(size_t n, p.losses->collect(now, batch.losses));
+      for (size_t i = before; i < before + n; ++i) lost_ += batch.losses[i].count;
+    }
   }
   if (stopped_ && records == 0 && batch.losses.empty()) return false;
   for (const auto& e : batch.events) latency_.record(now >= e.timestamp_ns ? now - e.timestamp_ns : 0);
@@ -297,12 +316,22 @@ std::vector<tape::ProbeInfo> LiveSource::probes() const {
   return out;
 }
 
+uint64_t LiveSource::ring_bytes() const {
+  uint64_t total = 0;
+  for (const auto& p : probes_) {
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(p.probe->events_fd(), &info, &len) == 0) total += info.max_entries;
+  }
+  return total;
+}
+
 LiveSource::Stats LiveSource::stats() const {
   return Stats{events_,
                lost_,
                drain_.decode_errors(),
                stats_fd_ >= 0,
-               static_cast<uint64_t>(options_.ring_bytes) * probes_.size(),
+               ring_bytes(),
                interned_.memory_bytes(),
                first_event_ns_,
                last_event_ns_};

@@ -38,16 +38,26 @@ struct LiveOptions {
   bool memory = false;
   uint32_t sample_hz = 99;        // CPU sampling frequency
   otlp::ebpf::ProbeFilter filter; // which tasks (load-time, in the BPF programs)
-  uint32_t ring_bytes = 16u << 20;  // per probe
+  // Kernel ring buffer per probe; 0 sizes each for its event rate (k*RingBytes below). Rings
+  // are mapped into the recorder and count twice in its RSS (the data pages are mapped twice).
+  uint32_t ring_bytes = 0;
   // 0 = adaptive kernel wakeups (low latency); else batch until this much waits (fewer
   // wakeups under storms). The consumer also drains every poll_interval_ms regardless.
   uint64_t wakeup_bytes = 0;
-  int poll_interval_ms = 5;
+  int poll_interval_ms = 10;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
   bool capture_payload = true;     // first bytes of socket I/O (HTTP recognition)
   bool symbolize = true;           // resolve stack frames at record time
   std::string proc_root = "/proc";
 };
+
+// Default ring sizes: room for >= 100 ms of the heaviest stream each probe sees here (syscall
+// storm ~4 M records/s of 32 B; memory similar), far less for the low-rate ones.
+inline constexpr uint32_t kSyscallRingBytes = 16u << 20;
+inline constexpr uint32_t kMemoryRingBytes = 16u << 20;
+inline constexpr uint32_t kNetworkRingBytes = 4u << 20;
+inline constexpr uint32_t kProcessRingBytes = 1u << 20;
+inline constexpr uint32_t kCpuSampleRingBytes = 1u << 20;
 
 // Which tracers an EbpfConfig asks for, with the filter left empty.
 LiveOptions live_options_from(const otlp::ebpf::EbpfConfig& config);
@@ -102,10 +112,11 @@ class LiveSource : public otlp::ebpf::EventSource {
 
  private:
   explicit LiveSource(const LiveOptions& options);
-  // Attaches the probe with `attach` (kept for resume()) and starts draining it.
-  otlp::ebpf::Result<void> add_probe(std::unique_ptr<otlp::ebpf::KernelProbe> probe,
-                                     std::string name, std::function<otlp::ebpf::Result<void>()> attach);
+  // Keeps a loaded probe; `attach` (kept for resume()) attaches it, create() calls it.
+  void add_probe(std::unique_ptr<otlp::ebpf::KernelProbe> probe, std::string name,
+                 std::function<otlp::ebpf::Result<void>()> attach);
   void learn(const otlp::ebpf::EventBatch& batch);
+  uint64_t ring_bytes() const;  // sum of the probes' ring sizes
   void learn_process(uint32_t pid);
 
   LiveOptions options_;
@@ -127,6 +138,8 @@ class LiveSource : public otlp::ebpf::EventSource {
   bool paused_ = false;
   uint64_t events_ = 0;
   uint64_t lost_ = 0;
+  static constexpr uint64_t kLossCollectIntervalNs = 100'000'000;
+  uint64_t losses_collected_ns_ = 0;
   otlp::ebpf::LatencyHistogram latency_;
   otlp::ebpf::tape::ProcessUpdateTracker process_records_;
   std::set<uint32_t> known_pids_;                  // read from /proc (or seen forking) once

@@ -24,14 +24,18 @@ uint64_t ns_since(Clock::time_point start) {
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
 }
 
-void fill_resource_usage(RecordSummary& s) {
+struct ResourceUsage {
+  uint64_t cpu_ns = 0;  // user + system
+  uint64_t peak_rss_bytes = 0;
+};
+
+ResourceUsage resource_usage() {
   rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return;
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return {};
   auto ns = [](const timeval& tv) {
     return static_cast<uint64_t>(tv.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(tv.tv_usec) * 1000ull;
   };
-  s.recorder_cpu_ns = ns(usage.ru_utime) + ns(usage.ru_stime);
-  s.peak_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+  return {ns(usage.ru_utime) + ns(usage.ru_stime), static_cast<uint64_t>(usage.ru_maxrss) * 1024};
 }
 
 std::string read_first_line(const char* path) {
@@ -47,6 +51,7 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
                             const RecordLoopOptions& options) {
   RecordSummary summary;
   const auto start = Clock::now();
+  const ResourceUsage at_start = resource_usage();
   auto last_flush = start;
   auto last_stats = start;
   auto last_progress = start;
@@ -135,6 +140,7 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   summary.events = stats.events;
   summary.lost = stats.lost;
   summary.decode_errors = stats.decode_errors;
+  summary.symbols = source.symbol_stats();
   summary.bpf_stats_available = stats.bpf_stats_enabled;
   for (const auto& p : source.bpf_stats().programs) {
     summary.bpf_run_time_ns += p.run_time_ns;
@@ -144,7 +150,10 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   summary.latency_p50_ns = latency.percentile(0.50);
   summary.latency_p99_ns = latency.percentile(0.99);
   summary.latency_max_ns = latency.max();
-  fill_resource_usage(summary);
+  const ResourceUsage at_end = resource_usage();
+  summary.setup_cpu_ns = at_start.cpu_ns;
+  summary.recorder_cpu_ns = at_end.cpu_ns - at_start.cpu_ns;
+  summary.peak_rss_bytes = at_end.peak_rss_bytes;
   return summary;
 }
 
@@ -165,13 +174,20 @@ std::string RecordSummary::describe() const {
   } else {
     out += "  BPF programs: run time unknown (kernel BPF stats could not be enabled)\n";
   }
-  out += fmt::format("  recorder: {} CPU ({:.2f}% of one CPU), peak RSS {}\n",
+  out += fmt::format("  recorder: {} CPU ({:.2f}% of one CPU) after {} to set up, peak RSS {}\n",
                      format_duration_ns(recorder_cpu_ns),
                      secs > 0 ? 100.0 * static_cast<double>(recorder_cpu_ns) / 1e9 / secs : 0.0,
-                     format_bytes(peak_rss_bytes));
+                     format_duration_ns(setup_cpu_ns), format_bytes(peak_rss_bytes));
   out += fmt::format("  delivery latency (kernel -> recorder): p50 {}, p99 {}, max {}\n",
                      format_duration_ns(latency_p50_ns), format_duration_ns(latency_p99_ns),
                      format_duration_ns(latency_max_ns));
+  if (symbols.user_frames || symbols.kernel_frames) {
+    out += fmt::format("  stack frames named: user {} of {}", symbols.user_named, symbols.user_frames);
+    if (symbols.user_unmapped) out += fmt::format(" ({} in no mapping: process gone)", symbols.user_unmapped);
+    out += fmt::format(", kernel {} of {}{}\n", symbols.kernel_named, symbols.kernel_frames,
+                       symbols.kernel_frames && !symbols.kallsyms_available
+                           ? " (/proc/kallsyms shows no addresses: kptr_restrict)" : "");
+  }
   if (decode_errors) out += fmt::format("  {} malformed BPF records skipped\n", decode_errors);
   return out;
 }

@@ -48,11 +48,13 @@ struct RecordSummary {
   uint64_t bpf_run_time_ns = 0;  // sum over bpftape's programs (kernel BPF stats)
   uint64_t bpf_run_count = 0;
   bool bpf_stats_available = false;
-  uint64_t recorder_cpu_ns = 0;  // user + system time of this process
+  uint64_t recorder_cpu_ns = 0;  // user + system time of this process while recording
+  uint64_t setup_cpu_ns = 0;     // ... before: loading the probes (BTF, verifier), kallsyms
   uint64_t peak_rss_bytes = 0;
   uint64_t latency_p50_ns = 0;   // kernel timestamp -> user space, per event
   uint64_t latency_p99_ns = 0;
   uint64_t latency_max_ns = 0;
+  SymbolCollector::Stats symbols;  // how many stack frames were named at record time
   std::optional<otlp::ebpf::EbpfError> error;  // why the recording ended early, if it did
 
   // Multi-line human summary (stderr at the end of `bpftape record`).

@@ -71,6 +71,10 @@ class SymbolCollector {
   void add_user_frames(uint32_t pid, std::span<const uint64_t> frames, NewSymbols& out);
   // Resolves kernel frames against /proc/kallsyms (read on first use); appends what is new.
   void add_kernel_frames(std::span<const uint64_t> frames, NewSymbols& out);
+  // Reads /proc/kallsyms now rather than at the first kernel frame.
+  void preload_kernel_symbols() {
+    if (!kallsyms_loaded_) load_kallsyms();
+  }
   // The process's address space changed (exec) or the pid now names another process.
   void forget_pid(uint32_t pid);
 

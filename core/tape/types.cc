@@ -41,6 +41,9 @@ namespace otlp::ebpf::tape {
 
 std::vector<ProcessInfo> ProcessUpdateTracker::take_pending(const otlp::ebpf::ProcessTable& table) {
   std::vector<ProcessInfo> updates;
+  // Called after every drained batch: a table that did not change costs nothing.
+  if (table.version() == seen_version_) return updates;
+  seen_version_ = table.version();
   for (const auto& p : table.all()) {
     auto [it, fresh] = written_.try_emplace({p.pid, p.start_ns}, p);
     if (!fresh) {

@@ -130,6 +130,7 @@ class ProcessUpdateTracker {
 
  private:
   std::map<std::pair<uint32_t, uint64_t>, otlp::ebpf::ProcessInfo> written_;  // (pid, start)
+  uint64_t seen_version_ = UINT64_MAX;  // table.version() at the last scan
 };
 
 }  // namespace otlp::ebpf::tape
