@@ -21,6 +21,8 @@ using namespace otlp::ebpf;
 
 namespace {
 
+constexpr uint32_t kUretprobeSyscall = 335;  // x86_64
+
 uint64_t monotonic_now_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -94,6 +96,11 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kSyscallRingBytes));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, SyscallProbe::create(o));
     SyscallProbe* raw = probe.get();
+    if (options.memory) {
+      // The memory tracer's uretprobes return through the uretprobe syscall (335, Linux >=
+      // 6.11): bpftape's own probe effect, not the workload's behaviour.
+      BPFTAPE_RETURN_IF_ERROR(raw->set_syscall_enabled(kUretprobeSyscall, false));
+    }
     source->add_probe(std::move(probe), "syscall", [raw] { return raw->attach(); });
   }
   if (options.network) {
@@ -194,6 +201,9 @@ Result<bool> LiveSource::next(EventBatch& batch) {
 
 void LiveSource::learn_process(uint32_t pid) {
   if (pid == 0 || !known_pids_.insert(pid).second) return;
+  // Stacks of this process may follow: snapshot its mappings while it still exists (a
+  // short-lived one may be gone by the time its stacks are resolved).
+  if (options_.symbolize && (options_.cpu || options_.memory)) symbols_.snapshot_maps(pid);
   if (processes_.latest(pid)) return;
   auto info = read_process(pid, options_.proc_root);
   if (info) {
@@ -240,6 +250,7 @@ void LiveSource::learn(const EventBatch& batch) {
         }
         processes_.upsert(updated);
         symbols_.forget_pid(e.pid);
+        if (options_.symbolize && (options_.cpu || options_.memory)) symbols_.snapshot_maps(e.pid);
         break;
       }
       case EbpfEventType::ProcessExit:

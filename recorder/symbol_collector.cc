@@ -16,8 +16,9 @@ namespace bpftape::record {
 
 namespace {
 
-// Maps are re-read on a miss (a library loaded since) at most this often per process.
-constexpr uint64_t kMapsRereadIntervalNs = 100'000'000;
+// Maps are re-read on a miss (a library loaded since: ld.so right after exec, dlopen) at most
+// this often per process.
+constexpr uint64_t kMapsRereadIntervalNs = 10'000'000;
 
 uint64_t monotonic_ns() {
   timespec ts{};
@@ -89,8 +90,10 @@ SymbolCollector::Process& SymbolCollector::process(uint32_t pid) {
 }
 
 void SymbolCollector::read_maps(uint32_t pid, Process& p) {
-  p.mappings = parse_proc_maps(slurp(fmt::format("{}/{}/maps", options_.proc_root, pid)));
   p.read_at_ns = monotonic_ns();
+  auto mappings = parse_proc_maps(slurp(fmt::format("{}/{}/maps", options_.proc_root, pid)));
+  // A process that exited reads as empty: keep what was seen while it lived.
+  if (!mappings.empty()) p.mappings = std::move(mappings);
 }
 
 const ProcMapping* SymbolCollector::mapping_at(const Process& p, uint64_t address) const {

@@ -71,6 +71,9 @@ class SymbolCollector {
   void add_user_frames(uint32_t pid, std::span<const uint64_t> frames, NewSymbols& out);
   // Resolves kernel frames against /proc/kallsyms (read on first use); appends what is new.
   void add_kernel_frames(std::span<const uint64_t> frames, NewSymbols& out);
+  // Reads the process's mappings now (kept until forget_pid or a newer successful read), so
+  // frames of a process that exits before its stacks are resolved can still be named.
+  void snapshot_maps(uint32_t pid) { process(pid); }
   // Reads /proc/kallsyms now rather than at the first kernel frame.
   void preload_kernel_symbols() {
     if (!kallsyms_loaded_) load_kallsyms();
