@@ -128,6 +128,8 @@ std::unique_ptr<Replayed> replay_tape(const std::string& path) {
   return r;
 }
 
+std::string slurp(const std::string& path);
+
 TEST(RecordLivetest, EverySyscallOfTheRecordedCommandExactlyOnce) {
   REQUIRE_LIVE();
   TempDir dir;
@@ -244,6 +246,28 @@ TEST(RecordLivetest, CpuProfileNamesTheBusyFunction) {
   auto top = run("HOME=" + dir.path() + " /usr/bin/go tool pprof -top " + pprof);
   ASSERT_EQ(top.exit_code, 0) << top.out;
   EXPECT_THAT(top.out, HasSubstr("bpftape_workload_spin"));
+}
+
+// The report and digest `record --report` prints from the live pipeline are the ones a replay
+// of the tape prints: replay that disagrees with what was seen live is the classic failure of
+// record/replay tools. Only the header line (where the events came from) may differ.
+TEST(RecordLivetest, LiveReportAndDigestEqualTheReplayOfTheTape) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("parity.bpftape");
+  const std::string live_out = dir.file("live.txt");
+  auto live = run(kBpftape + " record --all --report --digest -q -o " + tape + " -- " +
+                  kWorkload + " http 10 > " + live_out);
+  ASSERT_EQ(live.exit_code, 0) << live.out;
+  const std::string replay_out = dir.file("replay.txt");
+  auto replayed = run(kBpftape + " replay --digest " + tape + " > " + replay_out);
+  ASSERT_EQ(replayed.exit_code, 0) << replayed.out;
+  auto body = [](const std::string& report) { return report.substr(report.find('\n') + 1); };
+  const std::string live_report = slurp(live_out), replay_report = slurp(replay_out);
+  EXPECT_THAT(live_report, HasSubstr("bpftape report: live"));
+  EXPECT_THAT(live_report, HasSubstr("GET     /item/9"));
+  EXPECT_THAT(live_report, HasSubstr("digest: sha256:"));
+  EXPECT_EQ(body(live_report), body(replay_report));
 }
 
 // Starts `bpftape record ARGS` in the background; returns its pid.
