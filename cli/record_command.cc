@@ -17,6 +17,8 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -27,6 +29,7 @@
 #include "core/report/report.h"
 
 #ifdef BPFTAPE_HAVE_BPF
+#include "recorder/procfs.h"
 #include "recorder/recorder.h"
 #endif
 
@@ -142,6 +145,51 @@ Result<uint64_t> cgroup_id_of(const std::string& given) {
   }
   return static_cast<uint64_t>(st.st_ino);
 }
+
+// A fresh cgroup v2 for the recorded command, so that everything it forks, execs or
+// double-forks is recorded (the pid filter would see the command's own process only), as
+// `perf record -- CMD` follows children. Created inside the recorder's own cgroup
+// with no controllers enabled, so the command's resource limits do not change.
+// Lifetime: the destructor moves any process still in it back to the parent cgroup (the
+// command outlived the recording) and removes it.
+class CommandCgroup {
+ public:
+  static Result<std::unique_ptr<CommandCgroup>> create(pid_t pid) {
+    const std::string mount = cgroup2_mount();
+    if (mount.empty()) return make_error(ErrorKind::NotSupported, "no cgroup v2 hierarchy is mounted");
+    std::ifstream self("/proc/self/cgroup");
+    const std::string own((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
+    const std::string parent = mount + record::cgroup_v2_path(own);
+    const std::string path = fmt::format("{}/bpftape-record-{}", parent, pid);
+    if (mkdir(path.c_str(), 0755) != 0) return errno_error(ErrorKind::Io, "mkdir " + path, errno);
+    std::unique_ptr<CommandCgroup> cgroup(new CommandCgroup(parent, path));
+    if (!write_pid(path + "/cgroup.procs", pid)) {
+      return errno_error(ErrorKind::Io, "moving the command into " + path, errno);
+    }
+    BPFTAPE_ASSIGN_OR_RETURN(cgroup->id_, cgroup_id_of(path));
+    return cgroup;
+  }
+  ~CommandCgroup() {
+    std::ifstream procs(path_ + "/cgroup.procs");
+    for (pid_t pid; procs >> pid;) write_pid(parent_ + "/cgroup.procs", pid);
+    rmdir(path_.c_str());
+  }
+  uint64_t id() const { return id_; }
+
+ private:
+  CommandCgroup(std::string parent, std::string path) : parent_(std::move(parent)), path_(std::move(path)) {}
+  static bool write_pid(const std::string& procs, pid_t pid) {
+    const int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const std::string text = std::to_string(pid);
+    const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    return ok;
+  }
+  std::string parent_;
+  std::string path_;
+  uint64_t id_ = 0;
+};
 
 // The recorded command: forked at once but held on a pipe until the probes are attached, so
 // its first instruction is recorded.
@@ -287,6 +335,7 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     return kExitUsage;
   }
 
+  std::unique_ptr<CommandCgroup> command_cgroup;  // outlives the recording (see its comment)
   Child child;
   if (!command.empty()) {
     auto spawned = spawn_held(command);
@@ -295,7 +344,21 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
       return kExitFailure;
     }
     child = *spawned;
-    live.filter.tgids.push_back(static_cast<uint32_t>(child.pid));
+    auto cgroup = live.filter.cgroup_id ? Result<std::unique_ptr<CommandCgroup>>(nullptr)
+                                        : CommandCgroup::create(child.pid);
+    if (cgroup && *cgroup) {
+      command_cgroup = std::move(*cgroup);
+      live.filter.cgroup_id = command_cgroup->id();
+      // Uprobes on libc for the command's process alone: attaching them system-wide would
+      // trap every allocation on the machine. Its children's allocations are not recorded.
+      live.memory_pid = static_cast<int32_t>(child.pid);
+    } else {
+      if (!cgroup) {
+        std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n", kName,
+                     cgroup.error().message().c_str());
+      }
+      live.filter.tgids.push_back(static_cast<uint32_t>(child.pid));
+    }
   }
   // From here on the child must be released or reaped on every path.
   auto abandon_child = [&]() {

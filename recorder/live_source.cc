@@ -113,8 +113,8 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kMemoryRingBytes));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(o));
     // One target process: attach the uprobes to it alone (no cost in other processes).
-    std::optional<int32_t> pid;
-    if (options.filter.tgids.size() == 1) pid = static_cast<int32_t>(options.filter.tgids[0]);
+    std::optional<int32_t> pid = options.memory_pid;
+    if (!pid && options.filter.tgids.size() == 1) pid = static_cast<int32_t>(options.filter.tgids[0]);
     MemoryProbe* raw = probe.get();
     source->add_probe(std::move(probe), "memory",
                       [raw, libc = options.libc, pid] { return raw->attach(libc, pid); });

@@ -46,6 +46,9 @@ struct LiveOptions {
   uint64_t wakeup_bytes = 0;
   int poll_interval_ms = 10;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
+  // The one process the memory probe's uprobes attach to; unset: the filter's only pid if it
+  // has exactly one, else every process (each allocation on the machine then traps).
+  std::optional<int32_t> memory_pid;
   bool capture_payload = true;     // first bytes of socket I/O (HTTP recognition)
   bool symbolize = true;           // resolve stack frames at record time
   std::string proc_root = "/proc";

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -158,6 +159,28 @@ TEST(RecordLivetest, EverySyscallOfTheRecordedCommandExactlyOnce) {
   uint64_t runs = 0;
   for (const auto& p : replayed->source->reader().bpf_stats().back().programs) runs += p.run_count;
   EXPECT_GE(runs, 5000u);
+}
+
+TEST(RecordLivetest, TheCommandsChildrenAreRecordedToo) {
+  REQUIRE_LIVE();
+  TempDir dir;
+  const std::string tape = dir.file("children.bpftape");
+  auto result = run(kBpftape + " record --syscalls -q -o " + tape + " -- /bin/sh -c '" + kWorkload +
+                    " syscalls 300; " + kWorkload + " syscalls 200'");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  EXPECT_THAT(result.out, ::testing::Not(HasSubstr("not its children")));
+  auto replayed = replay_tape(tape);
+  ASSERT_TRUE(replayed);
+  std::map<uint32_t, uint64_t> getpids_by_pid;
+  for (const auto& e : replayed->events) {
+    if (e.event_type == EbpfEventType::Syscall && e.payload.syscall.nr == SYS_getpid) ++getpids_by_pid[e.pid];
+  }
+  std::multiset<uint64_t> counts;
+  for (const auto& [pid, n] : getpids_by_pid) {
+    if (n >= 200) counts.insert(n);  // the shell itself may call getpid once or twice
+  }
+  EXPECT_EQ(counts, (std::multiset<uint64_t>{200, 300}));
+  EXPECT_EQ(replayed->stats.losses.events_lost, 0u);
 }
 
 TEST(RecordLivetest, LoopbackHttpRequestsWithMethodPathAndStatus) {
