@@ -59,6 +59,7 @@ void apply_common(Rodata* ro, const ProbeOptions& options) {
   std::memcpy(ro->filter_comm, f.comm.data(), f.comm.size());
   ro->filter_active = (!f.tgids.empty() || f.tid || f.cgroup_id || !f.comm.empty()) ? 1 : 0;
   ro->wakeup_bytes = options.wakeup_bytes;
+  ro->wakeup_interval_ns = options.wakeup_interval_ns;
 }
 
 std::unexpected<EbpfError> load_error(const char* probe, int err, const std::vector<char>& log) {

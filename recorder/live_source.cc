@@ -75,6 +75,7 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     o.filter = options.filter;
     o.ring_bytes = options.ring_bytes ? options.ring_bytes : default_ring_bytes;
     o.wakeup_bytes = options.wakeup_bytes;
+    o.wakeup_interval_ns = options.wakeup_interval_ns;
     BPFTAPE_RETURN_IF_ERROR(o.validate());
     return o;
   };
@@ -132,6 +133,9 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
   for (auto& p : source->probes_) {
     BPFTAPE_RETURN_IF_ERROR(p.attach());
     BPFTAPE_RETURN_IF_ERROR(source->drain_.add_ring(p.probe->events_fd()));
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(p.probe->events_fd(), &info, &len) == 0) source->ring_bytes_ += info.max_entries;
   }
   // Processes already running are named from /proc as their first event arrives (learn()).
   return source;
@@ -327,22 +331,12 @@ std::vector<tape::ProbeInfo> LiveSource::probes() const {
   return out;
 }
 
-uint64_t LiveSource::ring_bytes() const {
-  uint64_t total = 0;
-  for (const auto& p : probes_) {
-    bpf_map_info info{};
-    uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(p.probe->events_fd(), &info, &len) == 0) total += info.max_entries;
-  }
-  return total;
-}
-
 LiveSource::Stats LiveSource::stats() const {
   return Stats{events_,
                lost_,
                drain_.decode_errors(),
                stats_fd_ >= 0,
-               ring_bytes(),
+               ring_bytes_,
                interned_.memory_bytes(),
                first_event_ns_,
                last_event_ns_};

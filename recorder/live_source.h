@@ -41,9 +41,12 @@ struct LiveOptions {
   // Kernel ring buffer per probe; 0 sizes each for its event rate (k*RingBytes below). Rings
   // are mapped into the recorder and count twice in its RSS (the data pages are mapped twice).
   uint32_t ring_bytes = 0;
-  // 0 = adaptive kernel wakeups (low latency); else batch until this much waits (fewer
-  // wakeups under storms). The consumer also drains every poll_interval_ms regardless.
-  uint64_t wakeup_bytes = 0;
+  // Wakeups (bt_submit in bpf/common.bpf.h): always once this much waits in a ring; before
+  // that, a caught-up consumer is woken at most once per interval per CPU (low latency at
+  // moderate rates, bounded wakeup cost under storms). The consumer also drains every
+  // poll_interval_ms regardless.
+  uint64_t wakeup_bytes = 256u << 10;
+  uint64_t wakeup_interval_ns = 50'000;
   int poll_interval_ms = 10;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
   // The one process the memory probe's uprobes attach to; unset: the filter's only pid if it
@@ -119,7 +122,6 @@ class LiveSource : public otlp::ebpf::EventSource {
   void add_probe(std::unique_ptr<otlp::ebpf::KernelProbe> probe, std::string name,
                  std::function<otlp::ebpf::Result<void>()> attach);
   void learn(const otlp::ebpf::EventBatch& batch);
-  uint64_t ring_bytes() const;  // sum of the probes' ring sizes
   void learn_process(uint32_t pid);
 
   LiveOptions options_;
@@ -136,6 +138,7 @@ class LiveSource : public otlp::ebpf::EventSource {
     std::function<otlp::ebpf::Result<void>()> attach;  // borrows `probe`
   };
   std::vector<Probe> probes_;
+  uint64_t ring_bytes_ = 0;  // sum of the probes' ring sizes
   int stats_fd_ = -1;  // holds kernel BPF run-time stats on while open
   bool stopped_ = false;
   bool paused_ = false;

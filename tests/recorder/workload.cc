@@ -7,6 +7,7 @@
 //                     each carrying "GET /item/<i> HTTP/1.1" answered "200 OK" (i = 0..K-1)
 //   malloc M SIZE     M malloc(SIZE) calls through libc (none freed until exit), then M/2 frees
 //   spin MS           burn CPU for MS milliseconds in bpftape_workload_spin()
+//   paced N RATE      N getpid() calls spread evenly at RATE per second (delivery latency)
 //
 // Built without sanitizers: the memory mode must reach libc's allocator.
 #include <arpa/inet.h>
@@ -27,7 +28,7 @@
 namespace {
 
 int usage() {
-  std::fprintf(stderr, "usage: bpftape_workload syscalls N | http K [PORT] | malloc M SIZE | spin MS\n");
+  std::fprintf(stderr, "usage: bpftape_workload syscalls N | http K [PORT] | malloc M SIZE | spin MS | paced N RATE\n");
   return 2;
 }
 
@@ -130,6 +131,19 @@ int main(int argc, char** argv) {
       std::memset(b, 1, 1);
     }
     for (size_t i = 0; i < blocks.size() / 2; ++i) std::free(blocks[i]);
+    return 0;
+  }
+  if (mode == "paced") {
+    if (argc < 4) return usage();
+    const double rate = std::strtod(argv[3], nullptr);
+    if (rate <= 0) return usage();
+    const auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < n; ++i) {
+      const auto due = start + std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(i) * 1e9 / rate));
+      while (std::chrono::steady_clock::now() < due) {
+      }
+      syscall(SYS_getpid);
+    }
     return 0;
   }
   if (mode == "spin") {
