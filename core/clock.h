@@ -4,6 +4,8 @@
 // on another machine, years later, gives the same Unix timestamps.
 #pragma once
 
+#include <time.h>
+
 #include <cstdint>
 
 namespace otlp::ebpf {
@@ -25,5 +27,10 @@ struct ClockReference {
 
   bool operator==(const ClockReference&) const = default;
 };
+
+// The clock's current value in nanoseconds (CLOCK_MONOTONIC: the kernel's event timestamps;
+// CLOCK_THREAD_CPUTIME_ID: this thread's CPU time). Only live code reads clocks: the pipeline
+// never does (its time comes from the events).
+uint64_t read_clock_ns(clockid_t clock);
 
 }  // namespace otlp::ebpf

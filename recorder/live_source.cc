@@ -23,11 +23,6 @@ namespace {
 
 constexpr uint32_t kUretprobeSyscall = 335;  // x86_64
 
-uint64_t monotonic_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Identity of this recording: host, boot and start instant, hashed (stable for the tape's
 // life, distinct between recordings; OTLP ids are derived from it).
@@ -177,7 +172,7 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   } else {
     BPFTAPE_ASSIGN_OR_RETURN(records, drain_.poll(batch, options_.poll_interval_ms));
   }
-  const uint64_t now = monotonic_now_ns();
+  const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
   // Loss counters are a map read (a syscall) per probe: read them every kLossCollectIntervalNs,
   // not every poll; and always while stopping, so the last losses make it into the tape.
   if (stopped_ || now - losses_collected_ns_ >= kLossCollectIntervalNs) {
@@ -296,7 +291,7 @@ NewSymbols LiveSource::take_symbols() {
 
 tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
   tape::BpfStatsSnapshot snapshot;
-  snapshot.timestamp_ns = monotonic_now_ns();
+  snapshot.timestamp_ns = read_clock_ns(CLOCK_MONOTONIC);
   for (const auto& p : probes_) {
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, p.probe->object()) {

@@ -12,6 +12,8 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
+
 namespace bpftape::record {
 
 namespace {
@@ -20,11 +22,6 @@ namespace {
 // this often per process.
 constexpr uint64_t kMapsRereadIntervalNs = 10'000'000;
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 bool parse_hex(std::string_view text, uint64_t& out) {
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
@@ -90,7 +87,7 @@ SymbolCollector::Process& SymbolCollector::process(uint32_t pid) {
 }
 
 void SymbolCollector::read_maps(uint32_t pid, Process& p) {
-  p.read_at_ns = monotonic_ns();
+  p.read_at_ns = otlp::ebpf::read_clock_ns(CLOCK_MONOTONIC);
   auto mappings = parse_proc_maps(slurp(fmt::format("{}/{}/maps", options_.proc_root, pid)));
   // A process that exited reads as empty: keep what was seen while it lived.
   if (!mappings.empty()) p.mappings = std::move(mappings);
@@ -155,7 +152,7 @@ void SymbolCollector::add_user_frames(uint32_t pid, std::span<const uint64_t> fr
     if (address == 0 || !p.seen_frames.insert(address).second) continue;
     ++stats_.user_frames;
     const ProcMapping* m = mapping_at(p, address);
-    if (!m && monotonic_ns() - p.read_at_ns >= kMapsRereadIntervalNs) {
+    if (!m && otlp::ebpf::read_clock_ns(CLOCK_MONOTONIC) - p.read_at_ns >= kMapsRereadIntervalNs) {
       read_maps(pid, p);  // loaded since the last read (dlopen)?
       m = mapping_at(p, address);
     }

@@ -8,11 +8,6 @@ namespace otlp::ebpf {
 
 namespace {
 
-uint64_t clock_ns(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 bpftape::record::LiveOptions options_for(const EbpfConfig& config, bool cpu, bool syscalls,
                                          bool network, bool memory) {
@@ -67,7 +62,7 @@ Result<void> LiveTracer::start() {
   pipeline_->add_aggregator(*collector_);
   stop_requested_ = false;
   consumer_cpu_ns_ = 0;
-  started_ns_ = clock_ns(CLOCK_MONOTONIC);
+  started_ns_ = read_clock_ns(CLOCK_MONOTONIC);
   stopped_ns_ = 0;
   running_ = true;
   thread_ = std::thread([this] { run(); });
@@ -95,7 +90,7 @@ void LiveTracer::run() {
       thread_error_ = more ? consumed.error() : more.error();
       break;
     }
-    consumer_cpu_ns_ = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    consumer_cpu_ns_ = read_clock_ns(CLOCK_THREAD_CPUTIME_ID);
   }
 }
 
@@ -116,7 +111,7 @@ Result<void> LiveTracer::finish() {
   stop_requested_ = true;
   thread_.join();
   running_ = false;
-  stopped_ns_ = clock_ns(CLOCK_MONOTONIC);
+  stopped_ns_ = read_clock_ns(CLOCK_MONOTONIC);
   std::lock_guard lock(mutex_);
   if (thread_error_) return std::unexpected(*thread_error_);
   source_->stop();
@@ -133,7 +128,7 @@ EbpfOverheadMetrics LiveTracer::get_overhead() const {
   std::lock_guard lock(mutex_);
   EbpfOverheadMetrics m;
   if (!source_) return m;
-  const uint64_t end = stopped_ns_ ? stopped_ns_ : clock_ns(CLOCK_MONOTONIC);
+  const uint64_t end = stopped_ns_ ? stopped_ns_ : read_clock_ns(CLOCK_MONOTONIC);
   m.wall_ns = end - started_ns_;
   for (const auto& p : source_->bpf_stats().programs) m.bpf_run_time_ns += p.run_time_ns;
   m.consumer_cpu_ns = consumer_cpu_ns_;

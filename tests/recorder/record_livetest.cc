@@ -22,13 +22,13 @@
 
 #include "core/pipeline.h"
 #include "core/report/symbolizer.h"
-#include "core/system_support.h"
 #include "core/tape/reader.h"
 #include "core/tracers/cpu_aggregator.h"
 #include "core/tracers/memory_aggregator.h"
 #include "core/tracers/network_aggregator.h"
 #include "core/tracers/syscall_aggregator.h"
 #include "replayer/file_source.h"
+#include "tests/kernel/live_test_util.h"
 
 namespace bpftape::record {
 namespace {
@@ -36,14 +36,6 @@ namespace {
 using namespace otlp::ebpf;
 using ::testing::HasSubstr;
 
-#define REQUIRE_LIVE()                                                                      \
-  do {                                                                                     \
-    if (::geteuid() != 0) GTEST_SKIP() << "live BPF test: needs root (run as root in CI)"; \
-    auto report = ::otlp::ebpf::check_system_support();                                    \
-    if (!report.can_record())                                                               \
-      GTEST_SKIP() << "live BPF test: this system cannot record: "                         \
-                   << report.as_result().error().to_string();                               \
-  } while (0)
 
 const std::string kBpftape = BPFTAPE_BINARY;
 const std::string kWorkload = BPFTAPE_WORKLOAD;
@@ -132,7 +124,7 @@ std::unique_ptr<Replayed> replay_tape(const std::string& path) {
 std::string slurp(const std::string& path);
 
 TEST(RecordLivetest, EverySyscallOfTheRecordedCommandExactlyOnce) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("syscalls.bpftape");
   auto result = run(kBpftape + " record --syscalls -q -o " + tape + " -- " + kWorkload + " syscalls 5000");
@@ -162,7 +154,7 @@ TEST(RecordLivetest, EverySyscallOfTheRecordedCommandExactlyOnce) {
 }
 
 TEST(RecordLivetest, TheCommandsChildrenAreRecordedToo) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("children.bpftape");
   auto result = run(kBpftape + " record --syscalls -q -o " + tape + " -- /bin/sh -c '" + kWorkload +
@@ -184,7 +176,7 @@ TEST(RecordLivetest, TheCommandsChildrenAreRecordedToo) {
 }
 
 TEST(RecordLivetest, LoopbackHttpRequestsWithMethodPathAndStatus) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("http.bpftape");
   constexpr int kConnections = 20;
@@ -209,7 +201,7 @@ TEST(RecordLivetest, LoopbackHttpRequestsWithMethodPathAndStatus) {
 }
 
 TEST(RecordLivetest, EveryMallocOfTheCommandWithItsSizeAndFrees) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("mem.bpftape");
   constexpr uint64_t kSize = 12345;  // unusual: nothing else in the process allocates it
@@ -235,7 +227,7 @@ TEST(RecordLivetest, EveryMallocOfTheCommandWithItsSizeAndFrees) {
 }
 
 TEST(RecordLivetest, CpuProfileNamesTheBusyFunction) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("cpu.bpftape");
   auto result = run(kBpftape + " record --cpu -F 199 -q -o " + tape + " -- " + kWorkload + " spin 1500");
@@ -275,7 +267,7 @@ TEST(RecordLivetest, CpuProfileNamesTheBusyFunction) {
 // of the tape prints: replay that disagrees with what was seen live is the classic failure of
 // record/replay tools. Only the header line (where the events came from) may differ.
 TEST(RecordLivetest, LiveReportAndDigestEqualTheReplayOfTheTape) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("parity.bpftape");
   const std::string live_out = dir.file("live.txt");
@@ -320,7 +312,7 @@ std::string slurp(const std::string& path) {
 }
 
 TEST(RecordLivetest, SigintClosesTheTapeCleanly) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("sigint.bpftape");
   const pid_t recorder = start_recorder({"--syscalls", "-o", tape}, dir.file("log"));
@@ -339,7 +331,7 @@ TEST(RecordLivetest, SigintClosesTheTapeCleanly) {
 }
 
 TEST(RecordLivetest, SigkillLeavesAReadablePrefixUpToAboutASecondBeforeTheKill) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("killed.bpftape");
   const pid_t recorder = start_recorder({"--syscalls", "-o", tape}, dir.file("log"));
@@ -373,7 +365,7 @@ TEST(RecordLivetest, SigkillLeavesAReadablePrefixUpToAboutASecondBeforeTheKill) 
 }
 
 TEST(RecordLivetest, DiskFullFailsCleanlyAndKeepsAReadableTape) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string mnt = dir.file("tiny");
   std::filesystem::create_directory(mnt);

@@ -10,21 +10,13 @@
 #include <gtest/gtest.h>
 
 #include "core/otlp/pprof.h"
-#include "core/system_support.h"
 #include "core/tracers/syscall_names.h"
 #include "recorder/tracers.h"
+#include "tests/kernel/live_test_util.h"
 
 namespace otlp::ebpf {
 namespace {
 
-#define REQUIRE_LIVE()                                                                      \
-  do {                                                                                     \
-    if (::geteuid() != 0) GTEST_SKIP() << "live BPF test: needs root (run as root in CI)"; \
-    auto report = ::otlp::ebpf::check_system_support();                                    \
-    if (!report.can_record())                                                               \
-      GTEST_SKIP() << "live BPF test: this system cannot record: "                         \
-                   << report.as_result().error().to_string();                               \
-  } while (0)
 
 // Forks the workload held on a pipe; write a byte to *go to let it exec.
 pid_t spawn_workload(const std::vector<std::string>& args, int* go) {
@@ -55,7 +47,7 @@ int release_and_wait(pid_t pid, int go) {
 }
 
 TEST(TracersLivetest, SyscallTracerCountsEveryGetpidOfTheChildAndHonoursFilterSyscall) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   int go = -1;
   const pid_t child = spawn_workload({"syscalls", "3000"}, &go);
   ASSERT_GT(child, 0);
@@ -91,7 +83,7 @@ TEST(TracersLivetest, SyscallTracerCountsEveryGetpidOfTheChildAndHonoursFilterSy
 }
 
 TEST(TracersLivetest, CpuProfilerPauseStopsSamplingAndStopReturnsASymbolizedProfile) {
-  REQUIRE_LIVE();
+  BPFTAPE_REQUIRE_LIVE();
   int go = -1;
   const pid_t child = spawn_workload({"spin", "1200"}, &go);
   ASSERT_GT(child, 0);
