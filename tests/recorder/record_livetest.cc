@@ -29,12 +29,14 @@
 #include "core/tracers/syscall_aggregator.h"
 #include "replayer/file_source.h"
 #include "tests/kernel/live_test_util.h"
+#include "tests/temp_dir.h"
 
 namespace bpftape::record {
 namespace {
 
 using namespace otlp::ebpf;
 using ::testing::HasSubstr;
+using otlp::ebpf::testing::TempDir;
 
 
 const std::string kBpftape = BPFTAPE_BINARY;
@@ -57,19 +59,6 @@ RunResult run(const std::string& command) {
   return r;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/bpftape-record-XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 uint64_t monotonic_ns() {
   timespec ts{};

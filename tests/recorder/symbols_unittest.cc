@@ -22,6 +22,7 @@
 #include "recorder/elf_symbols.h"
 #include "recorder/procfs.h"
 #include "recorder/symbol_collector.h"
+#include "tests/temp_dir.h"
 
 extern "C" __attribute__((noinline)) int bpftape_symbols_test_target(int x) {
   asm volatile("" ::: "memory");
@@ -33,22 +34,8 @@ namespace {
 
 using otlp::ebpf::ErrorKind;
 using ::testing::HasSubstr;
+using otlp::ebpf::testing::TempDir;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/bpftape-symbols-XXXXXX";
-    const char* made = mkdtemp(tmpl);
-    if (!made) std::abort();  // nothing below can work without it
-    path_ = made;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void write_file(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());

@@ -16,6 +16,7 @@
 #include "core/intern_table.h"
 #include "core/tape/reader.h"
 #include "core/tape/writer.h"
+#include "tests/temp_dir.h"
 
 namespace otlp::ebpf::tape::testing {
 
@@ -196,18 +197,7 @@ inline std::vector<EbpfEvent> flatten(const std::vector<EventBatch>& batches) {
   return out;
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "bpftape-tape-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed: " + tmpl);
-    path_ = tmpl;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
 
- private:
-  std::filesystem::path path_;
-};
+using otlp::ebpf::testing::TempDir;
 
 }  // namespace otlp::ebpf::tape::testing
