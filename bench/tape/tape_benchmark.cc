@@ -6,13 +6,11 @@
 // Counters: items_per_second = events/s; bytes_per_second = in-memory event bytes (64 B/event)
 // per second; bytes_per_event = file size / events; file_MB_per_second = tape bytes/s.
 #include <benchmark/benchmark.h>
-#include <zstd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <map>
 
-#include "core/tape/format.h"
+#include "bench/zstd_floor.h"
 #include "core/tape/reader.h"
 #include "core/tape/writer.h"
 #include "tests/tape/tape_test_util.h"
@@ -28,10 +26,8 @@ constexpr size_t kBatch = 4096;  // what the recorder hands over per drain, roug
 struct Workload {
   InternTable interns;
   std::vector<EventBatch> batches;
-  std::string path;       // the tape
-  std::string zst_path;   // its zstd frames, concatenated (a valid .zst stream)
-  std::vector<std::vector<uint8_t>> frames;  // same, in memory
-  uint64_t file_bytes = 0;
+  std::string path;  // the tape
+  bench::ZstdFrames zstd;
 };
 
 std::vector<EventBatch> to_batches(const std::vector<EbpfEvent>& events) {
@@ -63,20 +59,8 @@ Workload& workload(const std::string& name) {
   w.batches = to_batches(name == "syscall_storm" ? syscall_storm(kEvents)
                                                  : mixed_stream(kEvents, &w.interns));
   w.path = "/tmp/bpftape-bench-" + name + ".bpftape";
-  w.zst_path = w.path + ".zst";
   write_tape(w, w.path);
-  std::ifstream in(w.path, std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-  w.file_bytes = bytes.size();
-  std::ofstream zst(w.zst_path, std::ios::binary | std::ios::trunc);
-  for (size_t off = kFileHeaderSize; off + kFrameHeaderSize <= bytes.size();) {
-    if (std::memcmp(bytes.data() + off, kFrameMagic.data(), 4) != 0) break;  // the trailer
-    uint32_t stored = get_u32(bytes.data() + off + 8);
-    const uint8_t* p = bytes.data() + off + kFrameHeaderSize;
-    w.frames.emplace_back(p, p + stored);
-    zst.write(reinterpret_cast<const char*>(p), stored);
-    off += kFrameHeaderSize + stored;
-  }
+  w.zstd = bench::extract_zstd_frames(w.path);
   return w;
 }
 
@@ -84,9 +68,9 @@ void set_counters(benchmark::State& state, const Workload& w) {
   const double events = static_cast<double>(state.iterations()) * kEvents;
   state.SetItemsProcessed(static_cast<int64_t>(events));
   state.SetBytesProcessed(static_cast<int64_t>(events * sizeof(EbpfEvent)));
-  state.counters["bytes_per_event"] = static_cast<double>(w.file_bytes) / kEvents;
+  state.counters["bytes_per_event"] = static_cast<double>(w.zstd.tape_bytes) / kEvents;
   state.counters["file_MB_per_second"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * static_cast<double>(w.file_bytes) / 1e6,
+      static_cast<double>(state.iterations()) * static_cast<double>(w.zstd.tape_bytes) / 1e6,
       benchmark::Counter::kIsRate);
 }
 
@@ -118,28 +102,15 @@ void BM_Read(benchmark::State& state, const std::string& name) {
   set_counters(state, w);
 }
 
-// The floor: libzstd decompressing the same frames, nothing else.
 void BM_ZstdFloorInProcess(benchmark::State& state, const std::string& name) {
   Workload& w = workload(name);
-  std::vector<uint8_t> out(WriterOptions{}.max_frame_bytes);
-  ZSTD_DCtx* dctx = ZSTD_createDCtx();
-  for (auto _ : state) {
-    for (const auto& f : w.frames) {
-      size_t n = ZSTD_decompressDCtx(dctx, out.data(), out.size(), f.data(), f.size());
-      benchmark::DoNotOptimize(n);
-    }
-  }
-  ZSTD_freeDCtx(dctx);
+  bench::decompress_in_process(state, w.zstd);
   set_counters(state, w);
 }
 
-// The floor as the issue states it: the `zstd -d` CLI on the same compressed bytes.
 void BM_ZstdCliDecompress(benchmark::State& state, const std::string& name) {
   Workload& w = workload(name);
-  std::string cmd = "zstd -q -d -c " + w.zst_path + " > /dev/null";
-  for (auto _ : state) {
-    if (std::system(cmd.c_str()) != 0) state.SkipWithError("zstd -d failed");
-  }
+  bench::decompress_with_cli(state, w.zstd);
   set_counters(state, w);
 }
 
