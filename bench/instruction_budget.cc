@@ -94,8 +94,10 @@ BUDGET_STAGE uint64_t bpftape_budget_tape_write(const std::vector<EventBatch>* b
   return (*writer)->stats().events;
 }
 
-BUDGET_STAGE uint64_t bpftape_budget_tape_read(tape::TapeReader* reader,
-                                               std::vector<EventBatch>* out) {
+namespace {
+// Reads the whole tape; keeps the batches in `out` unless it is null (then one batch is reused,
+// as `bpftape replay` does).
+uint64_t read_tape(tape::TapeReader* reader, std::vector<EventBatch>* out) {
   uint64_t events = 0;
   EventBatch batch;
   while (true) {
@@ -103,9 +105,22 @@ BUDGET_STAGE uint64_t bpftape_budget_tape_read(tape::TapeReader* reader,
     if (!more) die(more.error().to_string());
     if (!*more) break;
     events += batch.events.size();
-    out->push_back(std::move(batch));
+    if (out) out->push_back(std::move(batch));
   }
   return events;
+}
+
+std::unique_ptr<tape::TapeReader> open_tape(const std::vector<uint8_t>& bytes) {
+  tape::ReaderOptions options;
+  options.decode_threads = 1;  // one thread: callgrind's toggle then sees all the work
+  auto reader = tape::TapeReader::open_memory(bytes, options);
+  if (!reader) die(reader.error().to_string());
+  return std::move(*reader);
+}
+}  // namespace
+
+BUDGET_STAGE uint64_t bpftape_budget_tape_read(tape::TapeReader* reader) {
+  return read_tape(reader, nullptr);
 }
 
 BUDGET_STAGE uint64_t bpftape_budget_pipeline(const std::vector<EventBatch>* batches,
@@ -177,14 +192,12 @@ int main(int argc, char** argv) {
   print("tape_write", bpftape_budget_tape_write(&generated, &source.interned(), &tape_bytes));
   generated.clear();
 
-  tape::ReaderOptions reader_options;
-  reader_options.decode_threads = 1;  // one thread: callgrind's toggle then sees all the work
-  auto reader = tape::TapeReader::open_memory(tape_bytes, reader_options);
-  if (!reader) die(reader.error().to_string());
-  std::vector<EventBatch> read;
-  print("tape_read", bpftape_budget_tape_read(reader->get(), &read));
+  print("tape_read", bpftape_budget_tape_read(open_tape(tape_bytes).get()));
 
-  print("pipeline", bpftape_budget_pipeline(&read, &(*reader)->interns()));
+  auto reader = open_tape(tape_bytes);  // again, keeping the batches: the pipeline's input
+  std::vector<EventBatch> read;
+  read_tape(reader.get(), &read);
+  print("pipeline", bpftape_budget_pipeline(&read, &reader->interns()));
 
   // Tracers and conversion consume what the pipeline delivers for the same simulation.
   auto stream = bpftape::bench::deliver_simulation(options);
