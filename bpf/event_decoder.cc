@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "core/transport.h"
+
 extern "C" {
 #include "bpf/cpu_sample.h"
 #include "bpf/memory.h"
@@ -42,6 +44,13 @@ static_assert(offsetof(bt_tcp_record, old_state) == 96);
 // bt_memory_op values are MemoryOp values.
 static_assert(BT_MEM_MALLOC == static_cast<int>(MemoryOp::Malloc));
 static_assert(BT_MEM_MUNMAP == static_cast<int>(MemoryOp::Munmap));
+// The transport description the capacity model uses (core/transport.h) has the same sizes.
+static_assert(transport::kSyscallRecordBytes == sizeof(bt_syscall_record));
+static_assert(transport::kCpuSampleRecordBytes == sizeof(bt_cpu_sample_record));
+static_assert(transport::kProcessRecordBytes == sizeof(bt_process_record));
+static_assert(transport::kMemoryRecordBytes == sizeof(bt_memory_record));
+static_assert(transport::kNetIoRecordBytes == sizeof(bt_net_io_record));
+static_assert(transport::kTcpRecordBytes == sizeof(bt_tcp_record));
 
 namespace {
 

@@ -58,7 +58,7 @@ void apply_common(Rodata* ro, const ProbeOptions& options) {
   std::memset(ro->filter_comm, 0, sizeof(ro->filter_comm));
   std::memcpy(ro->filter_comm, f.comm.data(), f.comm.size());
   ro->filter_active = (!f.tgids.empty() || f.tid || f.cgroup_id || !f.comm.empty()) ? 1 : 0;
-  ro->wakeup_bytes = options.wakeup_bytes;
+  ro->wakeup_bytes = transport::effective_wakeup_bytes(options.wakeup_bytes, options.ring_bytes);
   ro->wakeup_interval_ns = options.wakeup_interval_ns;
 }
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/transport.h"
 
 struct bpf_object;
 
@@ -42,10 +43,11 @@ struct ProbeOptions {
   ProbeFilter filter;
   uint32_t self_tgid = static_cast<uint32_t>(::getpid());  // excluded from every program
   uint32_t ring_bytes = 8u << 20;     // per program; power of two >= 4096
-  // Wake the consumer once this much waits; below it, wake a caught-up consumer at most once
-  // per wakeup_interval_ns per CPU (0: never, the consumer drains on its own timer). See
-  // bt_submit in common.bpf.h.
-  uint64_t wakeup_bytes = 256u << 10;
+  // Wake the consumer once this much waits (at most a quarter of the ring:
+  // transport::effective_wakeup_bytes); below it, wake a caught-up consumer at most once per
+  // wakeup_interval_ns per CPU (0: never, the consumer drains on its own timer). See bt_submit
+  // in common.bpf.h.
+  uint64_t wakeup_bytes = transport::kDefaultWakeupBytes;
   uint64_t wakeup_interval_ns = 0;
 
   Result<void> validate() const;

@@ -39,6 +39,29 @@ otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_vie
   return value;
 }
 
+otlp::ebpf::Result<uint64_t> parse_size(std::string_view option, std::string_view text) {
+  uint64_t unit = 1;
+  std::string_view digits = text;
+  if (!text.empty()) {
+    switch (text.back()) {
+      case 'K': case 'k': unit = 1ull << 10; break;
+      case 'M': case 'm': unit = 1ull << 20; break;
+      case 'G': case 'g': unit = 1ull << 30; break;
+      default: break;
+    }
+    if (unit != 1) digits = text.substr(0, text.size() - 1);
+  }
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || value == 0 ||
+      value > (UINT64_MAX >> 30)) {
+    return otlp::ebpf::make_error(
+        ErrorKind::ConfigError,
+        fmt::format("--{}: '{}' is not a size like 4096, 512K, 100M, 2G", option, text));
+  }
+  return value * unit;
+}
+
 otlp::ebpf::Result<double> parse_double(std::string_view option, std::string_view text,
                                         double min, double max) {
   std::string copy(text);

@@ -85,6 +85,8 @@ otlp::ebpf::Result<uint64_t> parse_duration_ns(std::string_view option, std::str
 // Decimal integer in [min, max].
 otlp::ebpf::Result<uint64_t> parse_uint(std::string_view option, std::string_view text,
                                         uint64_t min, uint64_t max);
+// Bytes: "4096", "512K", "100M", "2G" (binary units), > 0.
+otlp::ebpf::Result<uint64_t> parse_size(std::string_view option, std::string_view text);
 // Finite decimal number in [min, max].
 otlp::ebpf::Result<double> parse_double(std::string_view option, std::string_view text,
                                         double min, double max);

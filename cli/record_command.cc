@@ -79,28 +79,6 @@ ArgParser make_parser() {
   return parser;
 }
 
-// "100M", "2G", "512K", "4096" (bytes); binary units.
-Result<uint64_t> parse_size(std::string_view option, std::string_view text) {
-  uint64_t unit = 1;
-  std::string_view digits = text;
-  if (!text.empty()) {
-    switch (text.back()) {
-      case 'K': case 'k': unit = 1ull << 10; break;
-      case 'M': case 'm': unit = 1ull << 20; break;
-      case 'G': case 'g': unit = 1ull << 30; break;
-      default: break;
-    }
-    if (unit != 1) digits = text.substr(0, text.size() - 1);
-  }
-  uint64_t value = 0;
-  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() || value == 0 ||
-      value > (UINT64_MAX >> 30)) {
-    return make_error(ErrorKind::ConfigError,
-                      fmt::format("--{}: '{}' is not a size like 4096, 512K, 100M, 2G", option, text));
-  }
-  return value * unit;
-}
 
 #ifdef BPFTAPE_HAVE_BPF
 
@@ -375,6 +353,8 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   }
   tape::WriterOptions writer_options;
   writer_options.overwrite = parsed.has("force");
+  // The drain loop must not stall for a frame's compression while the rings fill.
+  writer_options.background_compression = true;
   const tape::TapeMetadata metadata = record::live_metadata(**source, config, command);
   auto writer = tape::TapeWriter::create(output, metadata, (*source)->interned(), writer_options);
   if (!writer) {

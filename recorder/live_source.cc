@@ -83,13 +83,13 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
   // events do not wait in the rings while later probes load. The process probe comes first:
   // forks and execs of the target are seen from the start.
   {
-    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kProcessRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(transport::default_ring_bytes(transport::Ring::Process)));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, ProcessProbe::create(o));
     ProcessProbe* raw = probe.get();
     source->add_probe(std::move(probe), "process", [raw] { return raw->attach(); });
   }
   if (options.syscalls) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kSyscallRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(transport::default_ring_bytes(transport::Ring::Syscall)));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, SyscallProbe::create(o));
     SyscallProbe* raw = probe.get();
     if (options.memory) {
@@ -100,13 +100,13 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     source->add_probe(std::move(probe), "syscall", [raw] { return raw->attach(); });
   }
   if (options.network) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kNetworkRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(transport::default_ring_bytes(transport::Ring::Network)));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, NetworkProbe::create(o, options.capture_payload));
     NetworkProbe* raw = probe.get();
     source->add_probe(std::move(probe), "network", [raw] { return raw->attach(); });
   }
   if (options.memory) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kMemoryRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(transport::default_ring_bytes(transport::Ring::Memory)));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(o));
     // One target process: attach the uprobes to it alone (no cost in other processes).
     std::optional<int32_t> pid = options.memory_pid;
@@ -116,7 +116,7 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
                       [raw, libc = options.libc, pid] { return raw->attach(libc, pid); });
   }
   if (options.cpu) {
-    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(kCpuSampleRingBytes));
+    BPFTAPE_ASSIGN_OR_RETURN(auto o, probe_options(transport::default_ring_bytes(transport::Ring::CpuSample)));
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, CpuSampleProbe::create(o));
     CpuSampleProbe* raw = probe.get();
     source->add_probe(std::move(probe), "cpu_sample",

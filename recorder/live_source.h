@@ -25,6 +25,7 @@
 #include "bpf/ring_drain.h"
 #include "core/event_source.h"
 #include "core/tape/types.h"
+#include "core/transport.h"
 #include "core/tracers/latency_histogram.h"
 #include "recorder/symbol_collector.h"
 
@@ -38,16 +39,16 @@ struct LiveOptions {
   bool memory = false;
   uint32_t sample_hz = 99;        // CPU sampling frequency
   otlp::ebpf::ProbeFilter filter; // which tasks (load-time, in the BPF programs)
-  // Kernel ring buffer per probe; 0 sizes each for its event rate (k*RingBytes below). Rings
+  // Kernel ring buffer per probe; 0 sizes each for its event rate (transport::default_ring_bytes). Rings
   // are mapped into the recorder and count twice in its RSS (the data pages are mapped twice).
   uint32_t ring_bytes = 0;
   // Wakeups (bt_submit in bpf/common.bpf.h): always once this much waits in a ring; before
   // that, a caught-up consumer is woken at most once per interval per CPU (low latency at
   // moderate rates, bounded wakeup cost under storms). The consumer also drains every
   // poll_interval_ms regardless.
-  uint64_t wakeup_bytes = 256u << 10;
-  uint64_t wakeup_interval_ns = 50'000;
-  int poll_interval_ms = 10;
+  uint64_t wakeup_bytes = otlp::ebpf::transport::kDefaultWakeupBytes;
+  uint64_t wakeup_interval_ns = otlp::ebpf::transport::kDefaultWakeupIntervalNs;
+  int poll_interval_ms = otlp::ebpf::transport::kDefaultPollIntervalMs;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
   // The one process the memory probe's uprobes attach to; unset: the filter's only pid if it
   // has exactly one, else every process (each allocation on the machine then traps).
@@ -56,14 +57,6 @@ struct LiveOptions {
   bool symbolize = true;           // resolve stack frames at record time
   std::string proc_root = "/proc";
 };
-
-// Default ring sizes: room for >= 100 ms of the heaviest stream each probe sees here (syscall
-// storm ~4 M records/s of 32 B; memory similar), far less for the low-rate ones.
-inline constexpr uint32_t kSyscallRingBytes = 16u << 20;
-inline constexpr uint32_t kMemoryRingBytes = 16u << 20;
-inline constexpr uint32_t kNetworkRingBytes = 4u << 20;
-inline constexpr uint32_t kProcessRingBytes = 1u << 20;
-inline constexpr uint32_t kCpuSampleRingBytes = 1u << 20;
 
 // Which tracers an EbpfConfig asks for, with the filter left empty.
 LiveOptions live_options_from(const otlp::ebpf::EbpfConfig& config);

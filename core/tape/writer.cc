@@ -5,7 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
 #include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -89,6 +93,9 @@ Result<void> WriterOptions::validate() const {
                                   frame_bytes, max_frame_bytes / 2));
   }
   if (frame_events == 0) return make_error(ErrorKind::ConfigError, "frame_events must be > 0");
+  if (background_compression && queued_frames == 0) {
+    return make_error(ErrorKind::ConfigError, "queued_frames must be > 0 with background compression");
+  }
   if (zstd_level < 1 || zstd_level > 19) {
     return make_error(ErrorKind::ConfigError,
                       fmt::format("zstd level {} is outside [1, 19]", zstd_level));
@@ -116,14 +123,34 @@ Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool o
   return std::make_unique<FileSink>(fd, path);
 }
 
+// A message as flat bytes, with what the index needs to know about it.
+struct TapeWriter::SerializedFrame {
+  uint8_t type = 0;
+  kj::Array<capnp::word> words;
+  uint64_t first_ts = 0;
+  uint64_t last_ts = 0;
+  uint32_t events = 0;
+};
+
 struct TapeWriter::Impl {
   EventFrameEncoder encoder;
+  // Used by store_frame only: by the worker while it runs, else by the caller.
   std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx{ZSTD_createCCtx()};
   std::vector<uint8_t> compressed;
-  std::vector<IndexEntry> index;
-  uint32_t written_strings = 0;  // ids 1..written_strings are on disk
+  uint32_t written_strings = 0;  // ids 1..written_strings are on disk (or queued for it)
   uint32_t written_stacks = 0;
   uint64_t lost_events = 0;
+
+  // Guards what store_frame changes (index, the frame/byte counters of stats_) and the queue.
+  std::mutex mutex;
+  std::vector<IndexEntry> index;
+  // Background compression: frames waiting for the worker, in file order.
+  std::thread worker;
+  std::condition_variable queue_changed;
+  std::deque<SerializedFrame> queue;
+  bool frame_in_progress = false;  // the worker holds a frame it took off the queue
+  bool stopping = false;
+  std::optional<EbpfError> worker_error;
 };
 
 TapeWriter::TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& interns,
@@ -133,6 +160,7 @@ TapeWriter::TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& intern
 
 TapeWriter::~TapeWriter() {
   if (!closed_ && !failed_) (void)close();
+  (void)stop_worker();  // after a failure: close() did not run, the thread still must end
 }
 
 Result<std::unique_ptr<TapeWriter>> TapeWriter::create(const std::string& path,
@@ -153,10 +181,61 @@ Result<std::unique_ptr<TapeWriter>> TapeWriter::create(std::unique_ptr<ByteSink>
   if (!writer->impl_->cctx) return make_error(ErrorKind::Io, "zstd: cannot allocate a context");
   ZSTD_CCtx_setParameter(writer->impl_->cctx.get(), ZSTD_c_compressionLevel, options.zstd_level);
   BPFTAPE_RETURN_IF_ERROR(writer->write_header_and_metadata(metadata));
+  if (options.background_compression) {
+    TapeWriter* raw = writer.get();  // the worker is joined before the writer goes away
+    writer->impl_->worker = std::thread([raw] { raw->worker_loop(); });
+  }
   return writer;
 }
 
-Result<void> TapeWriter::check_usable() const {
+TapeWriter::Stats TapeWriter::stats() const {
+  std::lock_guard lock(impl_->mutex);
+  return stats_;
+}
+
+void TapeWriter::worker_loop() {
+  for (;;) {
+    SerializedFrame frame;
+    {
+      std::unique_lock lock(impl_->mutex);
+      impl_->queue_changed.wait(lock, [&] { return impl_->stopping || !impl_->queue.empty(); });
+      if (impl_->queue.empty()) return;  // stopping, and everything is written
+      frame = std::move(impl_->queue.front());
+      impl_->queue.pop_front();
+      impl_->frame_in_progress = true;
+    }
+    Result<void> stored = store_frame(frame);
+    std::lock_guard lock(impl_->mutex);
+    impl_->frame_in_progress = false;
+    if (!stored) {
+      // Nothing after a failed frame may be written: the file must stay a readable prefix.
+      impl_->worker_error = stored.error();
+      impl_->queue.clear();
+      impl_->stopping = true;
+    }
+    impl_->queue_changed.notify_all();
+    if (!stored) return;
+  }
+}
+
+Result<void> TapeWriter::stop_worker() {
+  if (!impl_->worker.joinable()) return {};
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->queue_changed.notify_all();
+  impl_->worker.join();
+  if (impl_->worker_error && !failed_) failed_ = impl_->worker_error;
+  if (failed_) return std::unexpected(*failed_);
+  return {};
+}
+
+Result<void> TapeWriter::check_usable() {
+  if (!failed_ && impl_->worker.joinable()) {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->worker_error) failed_ = impl_->worker_error;
+  }
   if (failed_) {
     return make_error(failed_->kind(),
                       "the tape writer failed earlier and accepts no more data: " +
@@ -174,45 +253,67 @@ Result<void> TapeWriter::fail(EbpfError error) {
 Result<void> TapeWriter::write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
                                      uint64_t last_ts, uint32_t events) {
   auto& message = *static_cast<capnp::MallocMessageBuilder*>(message_builder);
-  kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
-  auto raw = words.asBytes();
-  if (raw.size() > options_.max_frame_bytes) {
+  SerializedFrame frame{type, capnp::messageToFlatArray(message), first_ts, last_ts, events};
+  const size_t raw_size = frame.words.asBytes().size();
+  if (raw_size > options_.max_frame_bytes) {
     return fail(EbpfError(ErrorKind::ConfigError,
                           fmt::format("a {} frame of {} bytes exceeds the tape's max frame size "
                                       "{}: raise WriterOptions::max_frame_bytes",
-                                      frame_type_name(type), raw.size(),
-                                      options_.max_frame_bytes)));
+                                      frame_type_name(type), raw_size, options_.max_frame_bytes)));
   }
+  if (!impl_->worker.joinable()) {
+    if (auto r = store_frame(frame); !r) return fail(r.error());
+    return {};
+  }
+  std::unique_lock lock(impl_->mutex);
+  impl_->queue_changed.wait(lock, [&] {
+    return impl_->stopping || impl_->queue.size() < options_.queued_frames;
+  });
+  if (impl_->worker_error) {
+    failed_ = impl_->worker_error;
+    return std::unexpected(*failed_);
+  }
+  impl_->queue.push_back(std::move(frame));
+  impl_->queue_changed.notify_all();
+  return {};
+}
+
+Result<void> TapeWriter::store_frame(const SerializedFrame& frame) {
+  const uint8_t type = frame.type;
+  auto raw = frame.words.asBytes();
   auto& out = impl_->compressed;
   out.resize(ZSTD_compressBound(raw.size()));
   size_t n = ZSTD_compress2(impl_->cctx.get(), out.data(), out.size(), raw.begin(), raw.size());
   if (ZSTD_isError(n)) {
-    return fail(EbpfError(ErrorKind::Io, fmt::format("zstd compression failed: {}",
-                                                     ZSTD_getErrorName(n))));
+    return make_error(ErrorKind::Io, fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
   }
   if (n > options_.max_frame_bytes) {
-    return fail(EbpfError(ErrorKind::ConfigError,
-                          fmt::format("compressed frame of {} bytes exceeds the max frame size {}",
-                                      n, options_.max_frame_bytes)));
+    return make_error(ErrorKind::ConfigError,
+                      fmt::format("compressed frame of {} bytes exceeds the max frame size {}", n,
+                                  options_.max_frame_bytes));
   }
   std::span<const uint8_t> stored(out.data(), n);
   auto header = encode_frame_header(type, static_cast<uint32_t>(n),
                                     static_cast<uint32_t>(raw.size()), stored);
+  // Only store_frame changes these, on one thread at a time: reading them unlocked is safe.
   const uint64_t offset = stats_.bytes_written;
+  const uint64_t frames_before = stats_.frames;
   for (auto part : {std::span<const uint8_t>(header), stored}) {
     if (auto r = sink_->write(part); !r) {
-      return fail(EbpfError(r.error().kind(),
-                            fmt::format("{} (writing a {} frame at byte {}; the {} frames before "
-                                        "it are intact and readable)",
-                                        r.error().message(), frame_type_name(type), offset,
-                                        stats_.frames)));
+      return make_error(r.error().kind(),
+                        fmt::format("{} (writing a {} frame at byte {}; the {} frames before it "
+                                    "are intact and readable)",
+                                    r.error().message(), frame_type_name(type), offset,
+                                    frames_before));
     }
+    std::lock_guard lock(impl_->mutex);
     stats_.bytes_written += part.size();
   }
+  std::lock_guard lock(impl_->mutex);
   stats_.raw_bytes += raw.size();
   ++stats_.frames;
   if (type != static_cast<uint8_t>(FrameType::Metadata)) {
-    impl_->index.push_back(IndexEntry{offset, type, first_ts, last_ts, events});
+    impl_->index.push_back(IndexEntry{offset, type, frame.first_ts, frame.last_ts, frame.events});
   }
   return {};
 }
@@ -485,6 +586,8 @@ Result<void> TapeWriter::close() {
   BPFTAPE_RETURN_IF_ERROR(flush_events());
   // Entries nobody referenced yet still belong to the recording's table.
   BPFTAPE_RETURN_IF_ERROR(flush_interned());
+  // The index lists every frame: the worker must have written them all.
+  BPFTAPE_RETURN_IF_ERROR(stop_worker());
 
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<schema::Index>();

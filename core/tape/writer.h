@@ -9,7 +9,10 @@
 //
 // Ownership and lifetime: the writer owns its sink (the file). The InternTable belongs to the
 // source that produced the events and must outlive the writer; the writer only reads it
-// (ids up to string_count()/stack_count() at flush time). Not thread-safe.
+// (ids up to string_count()/stack_count() at flush time), always on the caller's thread. Not
+// thread-safe: one caller thread. With WriterOptions::background_compression the writer owns
+// one worker thread that compresses and writes the frames the caller has serialized, in
+// order; an error there is returned by the caller's next call.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +41,12 @@ struct WriterOptions {
   uint32_t max_frame_bytes = 64u << 20;
   int zstd_level = 3;      // 1..19; 3 writes > 5 M events/s on one core
   bool overwrite = false;  // refuse to replace an existing file unless set
+  // Compress and write frames on a worker thread, so that the caller (the recorder's drain
+  // loop) never stalls for a frame's compression — milliseconds in which a small kernel ring
+  // would overflow. At most `queued_frames` serialized frames wait for the worker; beyond that
+  // the caller waits (back-pressure instead of unbounded memory).
+  bool background_compression = false;
+  uint32_t queued_frames = 4;
 
   Result<void> validate() const;
 };
@@ -97,20 +106,30 @@ class TapeWriter {
   // flush(), index frame, trailer, fsync. Idempotent; after it every call fails.
   Result<void> close();
 
-  const Stats& stats() const { return stats_; }
+  // A snapshot: with background compression, bytes_written and frames count what the worker
+  // has written so far.
+  Stats stats() const;
 
  private:
   TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& interns,
              const WriterOptions& options);
   struct Impl;
-  Result<void> check_usable() const;
+  Result<void> check_usable();
   Result<void> fail(EbpfError error);
+  // Waits until the worker has written every queued frame, then stops it; its error, if any,
+  // becomes the writer's. No-op without a worker.
+  Result<void> stop_worker();
+  void worker_loop();
   Result<void> write_header_and_metadata(const TapeMetadata& metadata);
   Result<void> flush_events();
   Result<void> flush_interned();
-  // Serializes, compresses and appends one message; records it in the index.
+  // Serializes one message and hands it to store_frame, directly or through the worker.
   Result<void> write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
                            uint64_t last_ts, uint32_t events);
+  struct SerializedFrame;
+  // Compresses and appends one serialized frame; records it in the index. Runs on the worker
+  // when there is one, else on the caller's thread.
+  Result<void> store_frame(const SerializedFrame& frame);
 
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<ByteSink> sink_;

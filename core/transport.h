@@ -1,0 +1,109 @@
+// The kernel -> user transport as `bpftape record` sets it up: which BPF ring buffer each event
+// type travels through, how many ring bytes its record takes, the default ring sizes and the
+// wakeup policy (bt_submit in bpf/common.bpf.h). One description for two users: the recorder
+// configures its probes from it (recorder/live_source.cc), and the capacity model
+// (simulator/capacity_model.*) replays a tape's arrival pattern through a model of it. The
+// record sizes are pinned to the BPF structs at compile time in bpf/event_decoder.cc.
+// Header-only and free of libbpf: replay-only builds (BPFTAPE_BPF=OFF) use it too.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "core/event.h"
+
+namespace otlp::ebpf::transport {
+
+// One ring per probe object (BPF_MAP_TYPE_RINGBUF is shared by all CPUs).
+enum class Ring : uint8_t { Process = 0, Syscall, CpuSample, Network, Memory };
+inline constexpr size_t kRingCount = 5;
+
+constexpr std::string_view ring_name(Ring ring) {
+  constexpr std::array<std::string_view, kRingCount> kNames{"process", "syscall", "cpu", "network",
+                                                            "memory"};
+  return kNames[static_cast<size_t>(ring)];
+}
+
+// Bytes of each BPF record struct (bpf/*.h; static_asserts in bpf/event_decoder.cc).
+inline constexpr uint32_t kSyscallRecordBytes = 40;            // bt_syscall_record
+inline constexpr uint32_t kCpuSampleRecordBytes = 32 + 2 * 8 * 127;  // bt_cpu_sample_record
+inline constexpr uint32_t kProcessRecordBytes = 40 + 16 + 256;  // bt_process_record
+inline constexpr uint32_t kMemoryRecordBytes = 56 + 8 * 32;     // bt_memory_record
+inline constexpr uint32_t kNetIoRecordBytes = 80 + 128;         // bt_net_io_record
+inline constexpr uint32_t kTcpRecordBytes = 104;                // bt_tcp_record
+
+// The kernel's ring buffer puts an 8-byte header before each record and keeps records 8-byte
+// aligned (BPF_RINGBUF_HDR_SZ, round_up in __bpf_ringbuf_reserve).
+constexpr uint32_t ring_footprint(uint32_t record_bytes) { return (record_bytes + 8 + 7) & ~7u; }
+
+struct RingRoute {
+  Ring ring;
+  // Ring bytes this event's record occupies; 0 when the event comes out of another event's
+  // record (a NetworkPayload is decoded from the same net I/O record as its NetworkPacket).
+  uint32_t footprint;
+};
+
+constexpr RingRoute ring_route(EbpfEventType type) {
+  switch (type) {
+    case EbpfEventType::CpuSample: return {Ring::CpuSample, ring_footprint(kCpuSampleRecordBytes)};
+    case EbpfEventType::NetworkPacket: return {Ring::Network, ring_footprint(kNetIoRecordBytes)};
+    case EbpfEventType::NetworkPayload: return {Ring::Network, 0};
+    case EbpfEventType::Syscall: return {Ring::Syscall, ring_footprint(kSyscallRecordBytes)};
+    case EbpfEventType::MemoryAlloc:
+    case EbpfEventType::MemoryFree: return {Ring::Memory, ring_footprint(kMemoryRecordBytes)};
+    case EbpfEventType::ProcessExec:
+    case EbpfEventType::ProcessExit:
+    case EbpfEventType::ProcessFork: return {Ring::Process, ring_footprint(kProcessRecordBytes)};
+    case EbpfEventType::TcpConnect:
+    case EbpfEventType::TcpAccept:
+    case EbpfEventType::TcpClose:
+    case EbpfEventType::TcpRetransmit: return {Ring::Network, ring_footprint(kTcpRecordBytes)};
+  }
+  return {Ring::Process, 0};
+}
+
+// Default ring sizes: room for >= 100 ms of the heaviest stream each probe sees here (syscall
+// storm ~4 M records/s of 48 ring bytes; memory similar), far less for the low-rate ones.
+inline constexpr std::array<uint32_t, kRingCount> kDefaultRingBytes{
+    1u << 20,   // process
+    16u << 20,  // syscall
+    1u << 20,   // cpu
+    4u << 20,   // network
+    16u << 20,  // memory
+};
+constexpr uint32_t default_ring_bytes(Ring ring) { return kDefaultRingBytes[static_cast<size_t>(ring)]; }
+
+// Wakeup policy defaults (see bt_submit): force a wakeup once this much waits in a ring...
+inline constexpr uint64_t kDefaultWakeupBytes = 256u << 10;
+// ...else wake at most once per interval per CPU; the consumer also drains on this timer.
+inline constexpr uint64_t kDefaultWakeupIntervalNs = 50'000;
+inline constexpr int kDefaultPollIntervalMs = 10;
+
+// The threshold a ring actually gets: a quarter of a small ring, so that "never let the ring
+// fill" still holds when the ring is smaller than the configured threshold.
+constexpr uint64_t effective_wakeup_bytes(uint64_t wakeup_bytes, uint64_t ring_bytes) {
+  return std::min(wakeup_bytes, ring_bytes / 4);
+}
+
+// Which ring a BPF program (by the name the kernel keeps, at most 15 characters) feeds;
+// nullopt for programs that are not bpftape's.
+constexpr std::optional<Ring> ring_of_program(std::string_view name) {
+  constexpr std::pair<std::string_view, Ring> kPrefixes[] = {
+      {"bt_sys_", Ring::Syscall},        {"bt_process_", Ring::Process},
+      {"bt_cpu_sample", Ring::CpuSample}, {"bt_malloc", Ring::Memory},
+      {"bt_calloc", Ring::Memory},       {"bt_realloc", Ring::Memory},
+      {"bt_free", Ring::Memory},         {"bt_mmap", Ring::Memory},
+      {"bt_munmap", Ring::Memory},       {"bt_inet_sock", Ring::Network},
+      {"bt_tcp_", Ring::Network},        {"bt_sock_", Ring::Network},
+      {"bt_net_", Ring::Network},
+  };
+  for (const auto& [prefix, ring] : kPrefixes) {
+    if (name.starts_with(prefix)) return ring;
+  }
+  return std::nullopt;
+}
+
+}  // namespace otlp::ebpf::transport
