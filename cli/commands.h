@@ -26,6 +26,8 @@ int run_doctor(const Args& args);
 int run_info(const Args& args);
 int run_cat(const Args& args);
 int run_simulate(const Args& args);
+// `simulate --from TAPE`: the capacity model (run_simulate dispatches to it).
+int run_capacity(const Args& args);
 int run_replay(const Args& args);
 int run_convert(const Args& args);
 int run_record(const Args& args);

@@ -51,7 +51,10 @@ ArgParser make_parser() {
       .option("frame-bytes", 0, "N", "tape frame size (default 1 MiB); results must not depend on it")
       .flag("check", 0, "compare every pipeline result with the ground truth; exit 1 on any difference")
       .flag("quiet", 'q', "print only failures and the final line")
-      .epilog("exit status: 0 ok, 1 a --check oracle disagreed, 2 bad usage");
+      .epilog("bpftape simulate --from TAPE [...]: the capacity model instead: predicted drops and\n"
+              "overhead of a recording for other ring sizes, sample rates and filters (its own\n"
+              "flags: 'bpftape simulate --from TAPE --help')\n"
+              "exit status: 0 ok, 1 a --check oracle disagreed, 2 bad usage");
   return parser;
 }
 
@@ -200,6 +203,9 @@ int run_generate(const sim::SimOptions& options, const std::optional<std::string
 }  // namespace
 
 int run_simulate(const Args& args) {
+  for (const auto& arg : args) {
+    if (arg == "--from" || arg.starts_with("--from=")) return run_capacity(args);
+  }
   ArgParser parser = make_parser();
   auto parsed = parse_or_exit(parser, args);
   if (!parsed) return parsed.error();

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 #include <thread>
@@ -384,6 +385,52 @@ TEST(RecordLivetest, DiskFullFailsCleanlyAndKeepsAReadableTape) {
     EXPECT_TRUE(more) << more.error().to_string();
   }
   umount2(mnt.c_str(), MNT_DETACH);
+}
+
+// The capacity model (`simulate --from`) against the kernel: record a syscall burst with the
+// default rings (no drops), predict the drops of a 4 KiB ring from that tape, then record the
+// same workload with a 4 KiB ring and compare. Drops depend on how fast the consumer reacts,
+// which the model takes from the first tape's own drains: stated tolerance, a factor of 3
+// (or both under 2% of the records, on a machine where the consumer always keeps up).
+TEST(RecordLivetest, CapacityModelPredictsTheDropsOfATinyRing) {
+  BPFTAPE_REQUIRE_LIVE();
+  TempDir dir;
+  const std::string workload = " -- " + kWorkload + " syscalls 200000";
+  const std::string roomy = dir.file("roomy.bpftape");
+  const std::string tiny = dir.file("tiny.bpftape");
+  auto recorded = run(kBpftape + " record --syscalls -q -o " + roomy + workload);
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.out;
+  auto predicted = run(kBpftape + " simulate --from " + roomy + " --ring-size 4K --json");
+  ASSERT_EQ(predicted.exit_code, 0) << predicted.out;
+  recorded = run(kBpftape + " record --syscalls -q --ring-size 4K -o " + tiny + workload);
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.out;
+
+  auto roomy_tape = tape::TapeReader::open(roomy, {});
+  auto tiny_tape = tape::TapeReader::open(tiny, {});
+  ASSERT_TRUE(roomy_tape && tiny_tape);
+  ASSERT_TRUE((*roomy_tape)->index() && (*tiny_tape)->index());
+  ASSERT_EQ((*roomy_tape)->index()->loss_count, 0u) << "the default rings must not drop here";
+  const uint64_t observed = (*tiny_tape)->index()->loss_count;
+  const uint64_t records = observed + (*tiny_tape)->index()->event_count;
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(predicted.out, m, std::regex(R"("offered":(\d+),"dropped":(\d+))")))
+      << predicted.out;
+  const uint64_t offered = std::stoull(m[1]);
+  const uint64_t dropped = std::stoull(m[2]);
+  EXPECT_EQ(offered, (*roomy_tape)->index()->event_count) << "every recorded syscall is an arrival";
+  const double observed_share = static_cast<double>(observed) / static_cast<double>(records);
+  const double predicted_share = static_cast<double>(dropped) / static_cast<double>(offered);
+  const std::string both = "observed " + std::to_string(observed) + " of " + std::to_string(records) +
+                           ", predicted " + std::to_string(dropped) + " of " + std::to_string(offered);
+  if (observed_share < 0.02 || predicted_share < 0.02) {
+    EXPECT_LT(observed_share, 0.02) << both;
+    EXPECT_LT(predicted_share, 0.02) << both;
+  } else {
+    EXPECT_LE(predicted_share, 3 * observed_share) << both;
+    EXPECT_GE(predicted_share, observed_share / 3) << both;
+  }
+  std::printf("capacity model, 4 KiB ring: %s\n", both.c_str());
 }
 
 TEST(RecordLivetest, NotPrivilegedExplainsWithDoctorAndExits2) {

@@ -1,0 +1,244 @@
+#include "simulator/capacity_model.h"
+
+#include <algorithm>
+#include <deque>
+#include <limits>
+
+#include "simulator/rng.h"
+
+namespace bpftape::sim {
+
+using otlp::ebpf::EbpfEvent;
+using otlp::ebpf::EbpfEventType;
+
+void ArrivalPattern::push(uint64_t timestamp_ns, uint16_t cpu, transport::RingRoute route) {
+  arrivals_.push_back(Arrival{timestamp_ns, route.footprint, cpu, route.ring});
+  ++offered_[index(route.ring)];
+}
+
+void ArrivalPattern::add(const EbpfEvent& event) {
+  const transport::RingRoute route = transport::ring_route(event.event_type);
+  if (route.footprint == 0) return;
+  ++recorded_[index(route.ring)];
+  if (!options_.filter.matches(event)) return;
+  const bool resample = event.event_type == EbpfEventType::CpuSample && options_.sample_hz != 0 &&
+                        options_.recorded_sample_hz != 0 &&
+                        options_.sample_hz != options_.recorded_sample_hz;
+  if (!resample) {
+    push(event.timestamp_ns, event.cpu, route);
+    return;
+  }
+  // Each recorded sample stands for 1/recorded_hz of this CPU's time: emit sample_hz /
+  // recorded_hz samples for it, carrying the remainder, spaced at the new period.
+  if (sample_credit_.size() <= event.cpu) sample_credit_.resize(event.cpu + 1u, 0);
+  uint64_t& credit = sample_credit_[event.cpu];
+  credit += options_.sample_hz;
+  const uint64_t period_ns = 1'000'000'000ull / options_.sample_hz;
+  for (uint64_t k = 0; credit >= options_.recorded_sample_hz; ++k) {
+    credit -= options_.recorded_sample_hz;
+    push(event.timestamp_ns + k * period_ns, event.cpu, route);
+  }
+}
+
+void ArrivalPattern::add_batch(const otlp::ebpf::EventBatch& batch) {
+  uint64_t first = UINT64_MAX, last = 0;
+  size_t arrivals = 0;
+  for (const auto& e : batch.events) {
+    add(e);
+    if (transport::ring_route(e.event_type).footprint == 0) continue;
+    first = std::min(first, e.timestamp_ns);
+    last = std::max(last, e.timestamp_ns);
+    ++arrivals;
+  }
+  if (arrivals >= 2) drain_spans_.push_back(last - first);
+}
+
+void ArrivalPattern::add_program_cost(std::string_view program, uint64_t run_time_ns) {
+  if (auto ring = transport::ring_of_program(program)) {
+    bpf_ns_[index(*ring)] += run_time_ns;
+    has_bpf_costs_ = true;
+  }
+}
+
+void ArrivalPattern::finish() {
+  // Stable: records of one CPU keep their ring order when timestamps tie.
+  std::stable_sort(arrivals_.begin(), arrivals_.end(), [](const Arrival& a, const Arrival& b) {
+    return a.timestamp_ns < b.timestamp_ns;
+  });
+}
+
+namespace {
+
+constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
+
+// The consumer, the recorder's drain loop: asleep until a wakeup (after the scheduler's
+// latency) or its poll timer; then it drains records in arrival order at a fixed cost each
+// until every ring is empty (records arriving meanwhile join the same pass, as
+// ring_buffer__consume loops until the rings are empty); then it processes the batch for a
+// fixed time per drain without draining; then it sleeps again — or drains again at once if a
+// program asked for a wakeup since it last slept (epoll remembers).
+class Consumer {
+ public:
+  Consumer(const TransportModel& model, CapacityPrediction& out, uint64_t start_ns)
+      : model_(model), out_(out), timer_at_(start_ns + model.poll_interval_ns),
+        latency_rng_(1, "capacity/wake-latency") {}
+
+  struct Queued {
+    uint64_t timestamp_ns;
+    uint32_t footprint;
+    transport::Ring ring;
+  };
+
+  // Runs the consumer up to time t (exclusive of arrivals at t).
+  void advance(uint64_t t, std::array<uint64_t, transport::kRingCount>& used) {
+    for (;;) {
+      switch (state_) {
+        case State::Sleeping: {
+          if (queue_.empty() && wake_at_ == kNever && timer_at_ <= t) {
+            // Idle: timer ticks with nothing to drain change nothing; skip them.
+            const uint64_t ticks = (t - timer_at_) / model_.poll_interval_ns + 1;
+            timer_at_ += ticks * model_.poll_interval_ns;
+          }
+          const uint64_t start = std::min(wake_at_, timer_at_);
+          if (start > t) return;
+          start_drain(start);
+          break;
+        }
+        case State::Draining:
+          while (!queue_.empty() && clock_ + model_.consumer_ns_per_record <= t) {
+            const Queued& q = queue_.front();
+            clock_ += model_.consumer_ns_per_record;
+            out_.consumer_busy_ns += model_.consumer_ns_per_record;
+            used[static_cast<size_t>(q.ring)] -= q.footprint;
+            out_.delivery.record(clock_ - q.timestamp_ns);
+            queue_.pop_front();
+          }
+          if (!queue_.empty()) return;  // still draining at t
+          state_ = State::Processing;
+          clock_ += model_.consumer_ns_per_drain;
+          out_.consumer_busy_ns += model_.consumer_ns_per_drain;
+          break;
+        case State::Processing:
+          if (clock_ > t) return;
+          if (wakeup_pending_) {
+            start_drain(clock_);
+          } else {
+            state_ = State::Sleeping;
+            timer_at_ = clock_ + model_.poll_interval_ns;
+          }
+          break;
+      }
+    }
+  }
+
+  void enqueue(const Queued& q) { queue_.push_back(q); }
+
+  // A program asked for a wakeup at t: a sleeping consumer starts after the wake latency; a
+  // draining one is already going to see the record.
+  void wake(uint64_t t) {
+    if (state_ != State::Sleeping) {
+      wakeup_pending_ = true;
+      return;
+    }
+    if (wake_at_ != kNever) return;  // already going to drain
+    const auto& samples = model_.wake_latencies_ns;
+    const uint64_t latency =
+        samples.empty() ? model_.wake_latency_ns : samples[latency_rng_.below(samples.size())];
+    wake_at_ = t + latency;
+  }
+
+  // Drains what is left (end of the recording: the recorder empties the rings on stop).
+  void drain_all(std::array<uint64_t, transport::kRingCount>& used) {
+    if (queue_.empty()) return;
+    const uint64_t start = std::min(wake_at_, timer_at_);
+    const uint64_t last = queue_.back().timestamp_ns;
+    // Long enough for the consumer to start and consume every queued record.
+    advance(std::max({start, last, clock_}) + queue_.size() * model_.consumer_ns_per_record +
+                model_.consumer_ns_per_drain,
+            used);
+  }
+
+ private:
+  enum class State { Sleeping, Draining, Processing };
+
+  void start_drain(uint64_t at) {
+    state_ = State::Draining;
+    clock_ = at;
+    wake_at_ = kNever;
+    wakeup_pending_ = false;
+    ++out_.consumer_wakeups;
+  }
+
+  const TransportModel& model_;
+  CapacityPrediction& out_;
+  std::deque<Queued> queue_;
+  State state_ = State::Sleeping;
+  bool wakeup_pending_ = false;  // a program asked for a wakeup while the consumer was awake
+  uint64_t clock_ = 0;      // draining/processing: how far the consumer has got
+  uint64_t wake_at_ = kNever;
+  uint64_t timer_at_;
+  Rng latency_rng_;  // fixed seed: the same inputs give the same prediction
+};
+
+}  // namespace
+
+CapacityPrediction predict(const ArrivalPattern& pattern, const TransportModel& model) {
+  CapacityPrediction out;
+  const auto& arrivals = pattern.arrivals();
+  std::array<uint64_t, transport::kRingCount> used{};
+  std::array<uint64_t, transport::kRingCount> wakeup_bytes{};
+  for (size_t r = 0; r < transport::kRingCount; ++r) {
+    out.rings[r].capacity_bytes = model.ring_bytes[r];
+    wakeup_bytes[r] = transport::effective_wakeup_bytes(model.wakeup_bytes, model.ring_bytes[r]);
+  }
+  // bt_submit's per-CPU "last wakeup" slot, one array per probe object (ring).
+  std::array<std::vector<uint64_t>, transport::kRingCount> last_wakeup;
+  Consumer consumer(model, out, pattern.first_ns());
+
+  for (const auto& a : arrivals) {
+    consumer.advance(a.timestamp_ns, used);
+    const size_t r = static_cast<size_t>(a.ring);
+    RingPrediction& ring = out.rings[r];
+    ++ring.offered;
+    if (used[r] + a.footprint > model.ring_bytes[r]) {
+      ++ring.dropped;  // bpf_ringbuf_reserve failed; the program counts a drop
+      continue;
+    }
+    used[r] += a.footprint;
+    ring.peak_bytes = std::max(ring.peak_bytes, used[r]);
+    consumer.enqueue({a.timestamp_ns, a.footprint, a.ring});
+    bool wake = used[r] >= wakeup_bytes[r];
+    if (!wake && model.wakeup_interval_ns != 0) {
+      auto& last = last_wakeup[r];
+      if (last.size() <= a.cpu) last.resize(a.cpu + 1u, 0);
+      if (a.timestamp_ns - last[a.cpu] >= model.wakeup_interval_ns) {
+        last[a.cpu] = a.timestamp_ns;
+        wake = true;
+      }
+    }
+    if (wake) {
+      ++out.bpf_wakeups;
+      consumer.wake(a.timestamp_ns);
+    }
+  }
+  consumer.drain_all(used);
+
+  out.duration_ns = pattern.last_ns() - pattern.first_ns();
+  for (size_t r = 0; r < transport::kRingCount; ++r) {
+    RingPrediction& ring = out.rings[r];
+    const auto id = static_cast<transport::Ring>(r);
+    out.offered += ring.offered;
+    out.dropped += ring.dropped;
+    // The programs run for every offered record, kept or dropped: scale the recorded cost by
+    // the records offered under the model's options.
+    if (pattern.recorded_records(id) != 0) {
+      ring.bpf_ns = static_cast<double>(pattern.recorded_bpf_ns(id)) *
+                    static_cast<double>(ring.offered) /
+                    static_cast<double>(pattern.recorded_records(id));
+    }
+    out.bpf_ns += ring.bpf_ns;
+  }
+  return out;
+}
+
+}  // namespace bpftape::sim
