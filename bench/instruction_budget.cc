@@ -63,9 +63,19 @@ sim::SimOptions budget_options() {
   return o;
 }
 
-struct Sums {
-  uint64_t events = 0;
-  uint64_t losses = 0;
+// The writer's output, in memory: the stage measures encoding and compression, not the disk.
+class VectorSink final : public tape::ByteSink {
+ public:
+  explicit VectorSink(std::vector<uint8_t>* out) : out_(out) {}
+  Result<void> write(std::span<const uint8_t> bytes) override {
+    out_->insert(out_->end(), bytes.begin(), bytes.end());
+    return {};
+  }
+  Result<void> sync() override { return {}; }
+  Result<void> close() override { return {}; }
+
+ private:
+  std::vector<uint8_t>* out_;
 };
 
 }  // namespace
@@ -84,7 +94,7 @@ BUDGET_STAGE uint64_t bpftape_budget_simulate(const sim::SimOptions* options) {
 BUDGET_STAGE uint64_t bpftape_budget_tape_write(const std::vector<EventBatch>* batches,
                                                 const InternTable* interns,
                                                 std::vector<uint8_t>* out) {
-  auto writer = tape::TapeWriter::create(std::make_unique<tape::testing::MemorySink>(out),
+  auto writer = tape::TapeWriter::create(std::make_unique<VectorSink>(out),
                                          tape::testing::test_metadata(), *interns);
   if (!writer) die(writer.error().to_string());
   for (const auto& b : *batches) {

@@ -48,6 +48,10 @@ def load_suite(name):
             medians[b["run_name"]] = b
         elif b.get("run_type") != "aggregate" and b.get("repetitions", 1) == 1:
             medians.setdefault(b["run_name"], b)  # a single run: its own figure
+    # A benchmark with an errored repetition has no trustworthy median: drop it (it is listed
+    # among the failures instead).
+    errored = {b["run_name"] for b in data["benchmarks"] if b.get("error_occurred")}
+    medians = {k: v for k, v in medians.items() if k not in errored}
     return {"context": data["context"], "medians": medians}
 
 
@@ -236,7 +240,7 @@ plot $data using 2:xtic(1) title 'bpftape replay pipeline' lc rgb '#1f77b4', \
             w(f"| {name.split('/')[1]} | {mega(b['items_per_second'])} | "
               f"{fmt(b.get('virtual_per_real'), 1)} |")
         w("")
-        mixed = find(sim, r"^BM_Simulate/mixed/")
+        mixed = find(sim, r"^BM_Simulate/mixed$")
         lo = min(b["items_per_second"] for b in sim["medians"].values())
         targets.append(("simulator", ">= 10 M events/s generated",
                         f"mixed: {mega(mixed['items_per_second'])} ev/s (slowest scenario "

@@ -6,6 +6,9 @@
 #include <benchmark/benchmark.h>
 #include <zstd.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -18,6 +21,25 @@
 #include "core/tape/writer.h"
 
 namespace otlp::ebpf::tape::bench {
+
+// A path in /tmp for one input tape of this benchmark process (`stem` names it), removed with
+// its ".zst" copy when the process exits. The pid in it keeps concurrent runs (two developers,
+// or a report and a check on one machine) from rewriting each other's inputs mid-read.
+inline std::string scratch_tape_path(const std::string& stem) {
+  struct Cleanup {
+    std::vector<std::string> paths;
+    ~Cleanup() {
+      for (const auto& p : paths) {
+        std::remove(p.c_str());
+        std::remove((p + ".zst").c_str());
+      }
+    }
+  };
+  static Cleanup cleanup;
+  std::string path = "/tmp/bpftape-bench-" + std::to_string(getpid()) + "-" + stem + ".bpftape";
+  cleanup.paths.push_back(path);
+  return path;
+}
 
 struct ZstdFrames {
   std::vector<std::vector<uint8_t>> frames;  // each one zstd frame, as stored in the tape

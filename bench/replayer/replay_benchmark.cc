@@ -48,7 +48,7 @@ Input& input(const std::string& name) {
   auto [it, fresh] = cache.try_emplace(name);
   Input& in = it->second;
   if (!fresh) return in;
-  in.path = "/tmp/bpftape-bench-replay-" + name + ".bpftape";
+  in.path = otlp::ebpf::tape::bench::scratch_tape_path("replay-" + name);
   std::string cmd = std::string(BPFTAPE_BINARY) + " simulate -q -f --seed 7 " +
                     simulate_flags(name) + " -o " + in.path + " > /dev/null";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("failed: " + cmd);

@@ -58,7 +58,7 @@ Workload& workload(const std::string& name) {
   if (!fresh) return w;
   w.batches = to_batches(name == "syscall_storm" ? syscall_storm(kEvents)
                                                  : mixed_stream(kEvents, &w.interns));
-  w.path = "/tmp/bpftape-bench-" + name + ".bpftape";
+  w.path = bench::scratch_tape_path(name);
   write_tape(w, w.path);
   w.zstd = bench::extract_zstd_frames(w.path);
   return w;
