@@ -293,12 +293,14 @@ plot $data using 2:xtic(1) title 'bpftape replay pipeline' lc rgb '#1f77b4', \
         w("## OTLP conversion\n")
         w("`build/bench/otlp_benchmark`: spans and metric points from fixed aggregations "
           "(4000 spans, 2000 syscall series, 20 k CPU samples), and the encodings.\n")
-        w("| benchmark | time (median) | items/s | bytes/s |")
+        w("| benchmark | time (median) | throughput | bytes/s |")
         w("|---|---|---|---|")
         for name, b in sorted(otlp["medians"].items()):
-            items = b.get("items_per_second")
+            # The suite counts what each benchmark makes: spans, metric points or samples.
+            unit = next((u for u in ("spans/s", "points/s", "samples/s") if u in b), None)
+            rate = f"{mega(b[unit])} {unit}" if unit else "-"
             bps = b.get("bytes_per_second")
-            w(f"| {name} | {b['real_time']:.3g} {b['time_unit']} | {mega(items)} "
+            w(f"| {name} | {b['real_time']:.3g} {b['time_unit']} | {rate} "
               f"| {f'{bps / 1e6:.0f} MB/s' if bps else '-'} |")
         w("")
 
