@@ -14,6 +14,7 @@
 #include "core/tape/writer.h"
 #include "simulator/check.h"
 #include "simulator/sim_source.h"
+#include "simulator/sim_tape.h"
 
 namespace bpftape::cli {
 namespace {
@@ -34,8 +35,10 @@ ArgParser make_parser() {
               "workloads: web, fileio, leak, cpu, forkexec, comma-separated, or mixed "
               "(default mixed)")
       .option("faults", 0, "LIST",
-              "overflow, reorder, skew, pidreuse, burst, comma-separated; all; none (default); "
-              "or swarm (the seed picks classes and rates)")
+              "overflow, reorder, skew, pidreuse, burst (the kernel -> user path), truncate, "
+              "corrupt (the tape: -o writes it damaged, --check also checks what a reader "
+              "recovers), comma-separated; all; none (default); or swarm (the seed picks "
+              "classes and rates)")
       .option("duration", 0, "D", "virtual time to simulate, e.g. 10s, 500ms, 1h (default 10s)")
       .option("cpus", 0, "N", "simulated CPUs (default 4)")
       .option("web-rps", 0, "N", "web requests per second (default 2000)")
@@ -110,93 +113,61 @@ Result<sim::SimOptions> options_from(const ParsedArgs& args) {
   return o;
 }
 
-otlp::ebpf::tape::TapeMetadata tape_metadata(const sim::SimSource& source) {
-  const auto& o = source.world().options();
-  otlp::ebpf::tape::TapeMetadata md;
-  md.tool_version = BPFTAPE_VERSION;
-  md.hostname = "simulated";
-  md.kernel_release = "simulated";
-  md.cpu_count = o.cpus;
-  md.page_size = 4096;
-  md.clock = source.clock();
-  md.recording_id = source.recording_id();
-  md.command = {"bpftape", "simulate", "--seed", std::to_string(o.seed), "--scenario",
-                sim::workload_names(o.workloads), "--faults",
-                o.swarm ? std::string("swarm") : sim::fault_names(o.faults)};
-  return md;
-}
-
-// Each drained batch is stored sorted by time (stable), in drain order: the tape keeps the
-// arrival pattern, and splitting a batch across frames can never make an event late.
-void sort_batch(otlp::ebpf::EventBatch& batch) {
-  std::stable_sort(batch.events.begin(), batch.events.end(),
-                   [](const otlp::ebpf::EbpfEvent& a, const otlp::ebpf::EbpfEvent& b) {
-                     return a.timestamp_ns < b.timestamp_ns;
-                   });
-}
-
 // Without --check: generate and count (the simulator's own throughput), and write the tape.
 int run_generate(const sim::SimOptions& options, const std::optional<std::string>& output,
                  bool force, uint32_t frame_bytes) {
   auto started = std::chrono::steady_clock::now();
   sim::SimSource source(options, nullptr);
-  std::unique_ptr<otlp::ebpf::tape::TapeWriter> writer;
+  uint64_t events = 0, lost = 0;
   if (output) {
+    // Into memory first when the tape faults will damage it; else straight to the file.
+    std::vector<uint8_t> bytes;
+    const bool damaged = (options.faults & sim::kTapeFaults) != 0;
     otlp::ebpf::tape::WriterOptions writer_options;
     writer_options.overwrite = force;
     if (frame_bytes) writer_options.frame_bytes = frame_bytes;
-    auto created = otlp::ebpf::tape::TapeWriter::create(*output, tape_metadata(source),
-                                                       source.interned(), writer_options);
-    if (!created) {
-      std::fprintf(stderr, "bpftape simulate: %s\n", created.error().message().c_str());
+    auto fail = [&](const otlp::ebpf::EbpfError& e) {
+      std::fprintf(stderr, "bpftape simulate: %s: %s\n", output->c_str(), e.message().c_str());
       return kExitFailure;
+    };
+    auto file = otlp::ebpf::tape::open_file_sink(*output, force);  // fails early if it exists
+    if (!file) return fail(file.error());
+    std::unique_ptr<otlp::ebpf::tape::ByteSink> sink;
+    if (damaged) {
+      sink = std::make_unique<otlp::ebpf::tape::MemorySink>(&bytes);
+    } else {
+      sink = std::move(*file);
     }
-    writer = std::move(*created);
-  }
-  // Process records go into the tape as processes appear (and again when they exit), before
-  // the events that need them, as a recorder writes them: readers can name a pid as soon as
-  // its events arrive (e.g. for --comm filters).
-  otlp::ebpf::tape::ProcessUpdateTracker process_records;
-  auto write_new_processes = [&]() -> otlp::ebpf::Result<void> {
-    auto updates = process_records.take_pending(source.processes());
-    if (updates.empty()) return {};
-    return writer->write_processes(updates);
-  };
-  auto fail = [&](const otlp::ebpf::EbpfError& e) {
-    std::fprintf(stderr, "bpftape simulate: %s: %s\n", output->c_str(), e.message().c_str());
-    return kExitFailure;
-  };
-  if (writer) {
-    std::vector<otlp::ebpf::tape::Symbol> symbols;
-    for (const auto& d : source.world().symbols()) symbols.push_back({d.pid, d.address, d.size, d.name});
-    if (auto r = writer->write_symbols({}, symbols); !r) return fail(r.error());
-    if (auto r = write_new_processes(); !r) return fail(r.error());
-  }
-  otlp::ebpf::EventBatch batch;
-  uint64_t events = 0, lost = 0;
-  for (;;) {
-    auto more = source.next(batch);
-    if (!more || !*more) break;
-    events += batch.events.size();
-    for (const auto& l : batch.losses) lost += l.count;
-    if (writer) {
-      sort_batch(batch);
-      if (auto r = write_new_processes(); !r) return fail(r.error());
-      if (auto r = writer->append(batch); !r) return fail(r.error());
+    auto writer = otlp::ebpf::tape::TapeWriter::create(std::move(sink), sim::sim_tape_metadata(source),
+                                                       source.interned(), writer_options);
+    if (!writer) return fail(writer.error());
+    auto written = sim::write_sim_tape(source, **writer);
+    if (!written) return fail(written.error());
+    if (auto r = (*writer)->close(); !r) return fail(r.error());
+    events = written->events;
+    lost = written->lost;
+    if (damaged) {
+      const sim::TapeDamage damage = sim::damage_tape(options, bytes);
+      if (auto r = (*file)->write(bytes); !r) return fail(r.error());
+      if (auto r = (*file)->close(); !r) return fail(r.error());
+      std::printf("tape faults: %s\n", damage.describe().c_str());
     }
-  }
-  if (writer) {
-    if (auto r = writer->close(); !r) return fail(r.error());
+  } else {
+    otlp::ebpf::EventBatch batch;
+    for (;;) {
+      auto more = source.next(batch);
+      if (!more || !*more) break;
+      events += batch.events.size();
+      for (const auto& l : batch.losses) lost += l.count;
+    }
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   const auto& s = source.world().stats();
-  {
-    std::printf("generated %llu events (%llu delivered, %llu lost in rings) in %.3f s: %.2f M events/s, "
-                "virtual/real time %.0fx\n",
-                static_cast<unsigned long long>(s.emitted), static_cast<unsigned long long>(events),
-                static_cast<unsigned long long>(lost), seconds, s.emitted / seconds / 1e6,
-                options.duration_ns / 1e9 / seconds);
-  }
+  std::printf("generated %llu events (%llu delivered, %llu lost in rings) in %.3f s: %.2f M events/s, "
+              "virtual/real time %.0fx\n",
+              static_cast<unsigned long long>(s.emitted), static_cast<unsigned long long>(events),
+              static_cast<unsigned long long>(lost), seconds, s.emitted / seconds / 1e6,
+              options.duration_ns / 1e9 / seconds);
   return kExitOk;
 }
 

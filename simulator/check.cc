@@ -1,15 +1,21 @@
 #include "simulator/check.h"
 
+#include <algorithm>
 #include <chrono>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "core/tape/reader.h"
+#include "core/tape/writer.h"
 #include "core/tracers/cpu_aggregator.h"
 #include "core/tracers/memory_aggregator.h"
 #include "core/tracers/network_aggregator.h"
 #include "core/tracers/syscall_aggregator.h"
 #include "simulator/ground_truth.h"
 #include "simulator/sim_source.h"
+#include "simulator/sim_tape.h"
 
 namespace bpftape::sim {
 namespace {
@@ -91,39 +97,72 @@ void compare_cpu(Checker& check, const CpuAggregator& agg, const GroundTruth& tr
                          truth.cpu_samples().size()));
 }
 
-}  // namespace
 
-CheckReport run_check(const SimOptions& options) {
-  auto started = std::chrono::steady_clock::now();
-  CheckReport report;
-  Checker check(report);
+// How one pass writes and reads the tape. Two passes differ in both: results must not.
+struct TapeShape {
+  uint32_t frame_bytes;
+  unsigned decode_threads;
+};
+constexpr TapeShape kFirstPass{1u << 20, 2};
+constexpr TapeShape kSecondPass{64u << 10, 1};
+
+// One pass: the simulation written to an in-memory tape as `simulate -o` writes it, read back
+// through the pipeline and the tracers, every result compared with the ground truth.
+struct Pass {
   GroundTruth truth;
-  SimSource source(options, &truth);
-  PipelineOptions pipeline_options;
-  pipeline_options.reorder_window_ns = options.reorder_window_ns();
-  auto pipeline = Pipeline::create(pipeline_options);
-  if (!pipeline) {
-    report.failures.push_back(pipeline.error().to_string());
-    return report;
-  }
   SyscallAggregator syscalls;
   MemoryAggregator memory;
   NetworkAggregator network;
   CpuAggregator cpu;
-  for (Aggregator* a : std::initializer_list<Aggregator*>{&syscalls, &memory, &network, &cpu, &truth}) {
-    (*pipeline)->add_aggregator(*a);
-  }
-  if (auto ran = (*pipeline)->run(source); !ran) {
-    report.failures.push_back("pipeline failed: " + ran.error().to_string());
-    return report;
-  }
-  const PipelineStats stats = (*pipeline)->stats();
-  report.world = source.world().stats();
-  report.pipeline = stats;
-  report.emitted = truth.emitted();
-  report.dropped = truth.dropped();
-  report.delivered = truth.delivered();
+  PipelineStats stats;
+  WorldStats world;
+  std::vector<uint8_t> tape;
+  std::vector<EbpfEvent> read_back;  // every event, in tape order (kept for the tape faults)
+};
 
+Result<void> run_pass(const SimOptions& options, TapeShape shape, bool keep_events, Pass& pass) {
+  SimSource source(options, &pass.truth);
+  tape::WriterOptions writer_options;
+  writer_options.frame_bytes = shape.frame_bytes;
+  BPFTAPE_ASSIGN_OR_RETURN(auto writer,
+                           tape::TapeWriter::create(std::make_unique<tape::MemorySink>(&pass.tape),
+                                                    sim_tape_metadata(source), source.interned(),
+                                                    writer_options));
+  BPFTAPE_ASSIGN_OR_RETURN(SimTapeStats written, write_sim_tape(source, *writer));
+  (void)written;  // the ground truth counts what matters
+  BPFTAPE_RETURN_IF_ERROR(writer->close());
+  pass.world = source.world().stats();
+
+  tape::ReaderOptions reader_options;
+  reader_options.decode_threads = shape.decode_threads;
+  BPFTAPE_ASSIGN_OR_RETURN(auto reader, tape::TapeReader::open_memory(pass.tape, reader_options));
+  PipelineOptions pipeline_options;
+  pipeline_options.reorder_window_ns = options.reorder_window_ns();
+  BPFTAPE_ASSIGN_OR_RETURN(auto pipeline, Pipeline::create(pipeline_options));
+  for (Aggregator* a : std::initializer_list<Aggregator*>{&pass.syscalls, &pass.memory, &pass.network,
+                                                          &pass.cpu, &pass.truth}) {
+    pipeline->add_aggregator(*a);
+  }
+  EventBatch batch;
+  for (;;) {
+    BPFTAPE_ASSIGN_OR_RETURN(bool more, reader->next(&batch));
+    if (!more) break;
+    if (keep_events) pass.read_back.insert(pass.read_back.end(), batch.events.begin(), batch.events.end());
+    BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, reader->interns()));
+  }
+  BPFTAPE_RETURN_IF_ERROR(pipeline->finish(reader->interns()));
+  if (!reader->warnings().empty()) {
+    return make_error(ErrorKind::FormatError, "the intact tape read back with a warning: " +
+                                                  reader->warnings().front());
+  }
+  pass.stats = pipeline->stats();
+  return {};
+}
+
+// Every oracle on one pass.
+void check_pass(Checker& check, const SimOptions& options, const Pass& pass) {
+  const GroundTruth& truth = pass.truth;
+  const PipelineStats& stats = pass.stats;
   // Nothing lost silently, nothing duplicated.
   check.equal("emitted = delivered + lost", truth.delivered() + stats.losses.events_lost,
               truth.emitted());
@@ -141,10 +180,84 @@ CheckReport run_check(const SimOptions& options) {
   if (!(options.faults & kReorder)) {
     check.equal("late events without the reorder fault", stats.sorter.late_events, uint64_t{0});
   }
-  compare_syscalls(check, syscalls, truth);
-  compare_memory(check, memory, truth);
-  compare_network(check, network, truth);
-  compare_cpu(check, cpu, truth);
+  compare_syscalls(check, pass.syscalls, truth);
+  compare_memory(check, pass.memory, truth);
+  compare_network(check, pass.network, truth);
+  compare_cpu(check, pass.cpu, truth);
+}
+
+// The tape faults: the intact tape damaged as the seed says, read back. A reader must recover
+// a prefix of what was written — never more, never different — and say that something is
+// wrong (an error naming where, or a warning), never crash or hang.
+void check_damaged_tape(Checker& check, const SimOptions& options, const Pass& intact) {
+  std::vector<uint8_t> bytes = intact.tape;
+  const TapeDamage damage = damage_tape(options, bytes);
+  auto reader = tape::TapeReader::open_memory(bytes, {});
+  if (!reader) {
+    check.that(!reader.error().message().empty(), "a damaged tape was refused without a message");
+    return;  // refused outright (e.g. the metadata frame was hit): nothing recovered
+  }
+  EventBatch batch;
+  std::vector<EbpfEvent> recovered;
+  std::optional<EbpfError> error;
+  for (;;) {
+    auto more = (*reader)->next(&batch);
+    if (!more) {
+      error = more.error();
+      break;
+    }
+    if (!*more) break;
+    recovered.insert(recovered.end(), batch.events.begin(), batch.events.end());
+  }
+  const std::string what = damage.describe();
+  check.that(recovered.size() <= intact.read_back.size(),
+             fmt::format("tape faults ({}): {} events recovered, more than the {} written", what,
+                         recovered.size(), intact.read_back.size()));
+  check.that(std::equal(recovered.begin(), recovered.begin() + std::min(recovered.size(), intact.read_back.size()),
+                        intact.read_back.begin()),
+             fmt::format("tape faults ({}): the recovered events are not a prefix of the tape's", what));
+  const bool said_so = error.has_value() || !(*reader)->warnings().empty();
+  check.that(said_so || recovered.size() == intact.read_back.size(),
+             fmt::format("tape faults ({}): {} of {} events recovered and no error or warning", what,
+                         recovered.size(), intact.read_back.size()));
+  if (damage.truncated && damage.flipped_offsets.empty()) {
+    check.that(said_so, fmt::format("tape faults ({}): a truncated tape read without a warning", what));
+  }
+}
+
+}  // namespace
+
+CheckReport run_check(const SimOptions& options) {
+  auto started = std::chrono::steady_clock::now();
+  CheckReport report;
+  Checker check(report);
+  const bool tape_faults = (options.faults & kTapeFaults) != 0;
+  auto first = std::make_unique<Pass>();
+  if (auto ran = run_pass(options, kFirstPass, tape_faults, *first); !ran) {
+    report.failures.push_back("pipeline failed: " + ran.error().to_string());
+    return report;
+  }
+  report.world = first->world;
+  report.pipeline = first->stats;
+  report.emitted = first->truth.emitted();
+  report.dropped = first->truth.dropped();
+  report.delivered = first->truth.delivered();
+  check_pass(check, options, *first);
+
+  // Same seed, other frame size and decode thread count: the same results.
+  auto second = std::make_unique<Pass>();
+  if (auto ran = run_pass(options, kSecondPass, false, *second); !ran) {
+    report.failures.push_back("pipeline failed (second pass): " + ran.error().to_string());
+    return report;
+  }
+  check_pass(check, options, *second);
+  check.that(second->truth.output_digest() == first->truth.output_digest() &&
+                 second->stats.sorter.late_events == first->stats.sorter.late_events &&
+                 second->truth.syscalls() == first->truth.syscalls() &&
+                 second->stats.losses == first->stats.losses,
+             "64 KiB frames and one decode thread give different results than 1 MiB frames and two");
+
+  if (tape_faults) check_damaged_tape(check, options, *first);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;

@@ -22,11 +22,13 @@ constexpr std::array<Named, 5> kWorkloadNames{{{"web", kWebServer},
                                                {"leak", kLeakyAllocator},
                                                {"cpu", kCpuBound},
                                                {"forkexec", kForkExec}}};
-constexpr std::array<Named, 5> kFaultNames{{{"overflow", kRingOverflow},
+constexpr std::array<Named, 7> kFaultNames{{{"overflow", kRingOverflow},
                                             {"reorder", kReorder},
                                             {"skew", kClockSkew},
                                             {"pidreuse", kPidReuse},
-                                            {"burst", kBurst}}};
+                                            {"burst", kBurst},
+                                            {"truncate", kTapeTruncate},
+                                            {"corrupt", kTapeCorrupt}}};
 
 template <size_t N>
 otlp::ebpf::Result<uint32_t> parse_set(std::string_view text, const std::array<Named, N>& names,
@@ -97,7 +99,7 @@ otlp::ebpf::Result<void> SimOptions::finalize() {
   if (swarm) {
     // Swarm testing: each seed enables a random subset of fault classes at random rates.
     Rng rng(seed, "swarm");
-    faults = static_cast<uint32_t>(rng.below(kAllFaults + 1));
+    faults = static_cast<uint32_t>(rng.below(kTransportFaults + 1));
     overflow_ring_capacity = static_cast<uint32_t>(rng.between(64, 4096));
     reorder_defer_probability = 0.01 + rng.uniform() * 0.2;
     reorder_max_defer_polls = static_cast<uint32_t>(rng.between(1, 10));
@@ -107,6 +109,10 @@ otlp::ebpf::Result<void> SimOptions::finalize() {
     pid_space = static_cast<uint32_t>(rng.between(8, 256));
     burst_probability = rng.uniform() * 0.1;
     burst_stall_ns = rng.between(10'000'000, 500'000'000);
+    // Tape faults from a stream of their own: adding them left every seed's transport faults
+    // as they were (kept regression seeds still mean the same run).
+    Rng tape_rng(seed, "swarm/tape");
+    faults |= static_cast<uint32_t>(tape_rng.below(4)) * kTapeTruncate;
   }
   auto bad = [](std::string what) { return make_error(ErrorKind::ConfigError, std::move(what)); };
   if (workloads == 0) return bad("no workload selected: use --scenario with at least one of web, fileio, leak, cpu, forkexec");

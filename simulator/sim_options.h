@@ -28,7 +28,13 @@ enum Fault : uint32_t {
   kClockSkew = 1u << 2,     // per-CPU offset step, drift and jitter on timestamps
   kPidReuse = 1u << 3,      // a tiny pid space: new processes reuse recent pids
   kBurst = 1u << 4,         // the consumer stalls, rings fill up
-  kAllFaults = (1u << 5) - 1,
+  kTransportFaults = (1u << 5) - 1,  // the above: what the kernel -> user path does to events
+  // Tape faults, applied to the written tape (simulator/sim_tape.h): --check also reads the
+  // damaged copy back and checks what a reader recovers; -o writes the damaged tape.
+  kTapeTruncate = 1u << 5,  // cut short at a seeded offset (a killed recorder, a full disk)
+  kTapeCorrupt = 1u << 6,   // one to three bytes flipped at seeded offsets
+  kTapeFaults = kTapeTruncate | kTapeCorrupt,
+  kAllFaults = kTransportFaults | kTapeFaults,
 };
 
 struct SimOptions {

@@ -103,6 +103,13 @@ Result<void> WriterOptions::validate() const {
   return {};
 }
 
+Result<void> MemorySink::write(std::span<const uint8_t> bytes) {
+  const size_t room = fail_after_ - std::min(fail_after_, out_->size());
+  out_->insert(out_->end(), bytes.begin(), bytes.begin() + std::min(room, bytes.size()));
+  if (bytes.size() > room) return errno_error(ErrorKind::Io, "write memory tape", ENOSPC);
+  return {};
+}
+
 Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite) {
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
   int fd = ::open(path.c_str(), flags, 0600);

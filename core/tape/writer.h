@@ -63,6 +63,22 @@ class ByteSink {
   virtual Result<void> close() = 0;
 };
 
+// Collects the tape in memory (the simulator's --check, tests). Optionally fails like a full
+// disk once `fail_after` bytes have been accepted, after accepting the part that fits.
+// `out` is borrowed and must outlive the sink.
+class MemorySink final : public ByteSink {
+ public:
+  explicit MemorySink(std::vector<uint8_t>* out, size_t fail_after = SIZE_MAX)
+      : out_(out), fail_after_(fail_after) {}
+  Result<void> write(std::span<const uint8_t> bytes) override;
+  Result<void> sync() override { return {}; }
+  Result<void> close() override { return {}; }
+
+ private:
+  std::vector<uint8_t>* out_;
+  size_t fail_after_;
+};
+
 // Creates `path` with mode 0600 (tapes hold command lines and addresses). Fails with Io if the
 // file exists, unless `overwrite`.
 Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite);

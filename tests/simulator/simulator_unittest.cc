@@ -3,6 +3,8 @@
 #include "simulator/check.h"
 #include "simulator/ground_truth.h"
 #include "simulator/sim_source.h"
+#include "simulator/sim_tape.h"
+#include "core/tape/format.h"
 
 namespace bpftape::sim {
 namespace {
@@ -72,11 +74,53 @@ TEST(SimulatorTest, SwitchingAFaultOffLeavesTheWorkloadsAlone) {
 
 TEST(SimulatorTest, EveryFaultClassPassesTheCheck) {
   for (uint32_t fault : {0u, uint32_t{kRingOverflow}, uint32_t{kReorder}, uint32_t{kClockSkew},
-                         uint32_t{kPidReuse}, uint32_t{kBurst}, uint32_t{kAllFaults}}) {
+                         uint32_t{kPidReuse}, uint32_t{kBurst}, uint32_t{kTapeTruncate},
+                         uint32_t{kTapeCorrupt}, uint32_t{kAllFaults}}) {
     auto report = run_check(small(11, fault));
     EXPECT_TRUE(report.ok()) << fault_names(fault) << ":\n" << report.summary();
     EXPECT_GT(report.emitted, 10000u);
   }
+}
+
+std::vector<uint8_t> tape_of(const SimOptions& o) {
+  SimSource source(o, nullptr);
+  std::vector<uint8_t> bytes;
+  auto writer = otlp::ebpf::tape::TapeWriter::create(
+      std::make_unique<otlp::ebpf::tape::MemorySink>(&bytes), sim_tape_metadata(source),
+      source.interned());
+  EXPECT_TRUE(writer);
+  EXPECT_TRUE(write_sim_tape(source, **writer));
+  EXPECT_TRUE((*writer)->close());
+  return bytes;
+}
+
+TEST(SimulatorTest, SameSeedByteIdenticalTape) {
+  auto a = tape_of(small(9, kTransportFaults));
+  EXPECT_GT(a.size(), 10'000u);
+  EXPECT_EQ(a, tape_of(small(9, kTransportFaults)));
+  EXPECT_NE(a, tape_of(small(10, kTransportFaults)));
+}
+
+// The tape faults: placed by the seed, after the file header, and what they did is stated.
+TEST(SimulatorTest, TapeFaultsDamageTheTapeWhereTheSeedSays) {
+  std::vector<uint8_t> tape(100'000, 0);
+  std::vector<uint8_t> again = tape;
+  auto cut = damage_tape(small(3, kTapeTruncate | kTapeCorrupt), tape);
+  auto same = damage_tape(small(3, kTapeTruncate | kTapeCorrupt), again);
+  EXPECT_EQ(tape, again);
+  EXPECT_EQ(cut.describe(), same.describe());
+  ASSERT_TRUE(cut.truncated);
+  EXPECT_EQ(tape.size(), cut.truncated_at);
+  EXPECT_GE(cut.truncated_at, otlp::ebpf::tape::kFileHeaderSize);
+  EXPECT_LT(cut.truncated_at, 100'000u);
+  for (uint64_t offset : cut.flipped_offsets) {
+    EXPECT_LT(offset, cut.truncated_at);
+    EXPECT_NE(tape[offset], 0) << "flipped bytes differ from the original";
+  }
+  EXPECT_NE(damage_tape(small(4, kTapeTruncate), again).truncated_at, cut.truncated_at);
+  std::vector<uint8_t> untouched(1000, 0);
+  EXPECT_EQ(damage_tape(small(3, kRingOverflow), untouched).describe(), "");
+  EXPECT_EQ(untouched, std::vector<uint8_t>(1000, 0));
 }
 
 TEST(SimulatorTest, FaultsShowUpAsTheKernelWouldShowThem) {

@@ -136,26 +136,6 @@ inline TapeMetadata test_metadata() {
   return m;
 }
 
-// Collects everything in memory. Optionally fails (like a full disk) once `fail_after`
-// bytes have been accepted, after accepting the part that fits.
-class MemorySink final : public ByteSink {
- public:
-  MemorySink(std::vector<uint8_t>* out, size_t fail_after = SIZE_MAX)
-      : out_(out), fail_after_(fail_after) {}
-  Result<void> write(std::span<const uint8_t> bytes) override {
-    size_t room = fail_after_ - std::min(fail_after_, out_->size());
-    out_->insert(out_->end(), bytes.begin(), bytes.begin() + std::min(room, bytes.size()));
-    if (bytes.size() > room) return errno_error(ErrorKind::Io, "write memory tape", ENOSPC);
-    return {};
-  }
-  Result<void> sync() override { return {}; }
-  Result<void> close() override { return {}; }
-
- private:
-  std::vector<uint8_t>* out_;
-  size_t fail_after_;
-};
-
 // Writes `batches` to an in-memory tape.
 inline std::vector<uint8_t> write_memory_tape(const std::vector<EventBatch>& batches,
                                               const InternTable& interns,
