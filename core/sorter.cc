@@ -4,33 +4,65 @@
 
 namespace otlp::ebpf {
 
-void Sorter::emit(const EbpfEvent& e, std::vector<EbpfEvent>& out) {
-  out.push_back(e);
-  ++stats_.emitted;
-  last_emitted_ns_ = std::max(last_emitted_ns_, e.timestamp_ns);
+void Sorter::Fifo::push_back(const EbpfEvent& e) {
+  if (count_ == ring_.size()) {
+    // Grow: unroll the ring into a buffer twice the size (at least 1024 events).
+    std::vector<EbpfEvent> grown(std::max<size_t>(1024, ring_.size() * 2));
+    for (size_t i = 0; i < count_; ++i) grown[i] = ring_[(head_ + i) & mask()];
+    ring_.swap(grown);
+    head_ = 0;
+  }
+  ring_[(head_ + count_) & mask()] = e;
+  ++count_;
+}
+
+size_t Sorter::Fifo::count_up_to(uint64_t limit) const {
+  size_t lo = 0, hi = count_;  // invariant: [0, lo) are <= limit, [hi, count_) are > limit
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (ring_[(head_ + mid) & mask()].timestamp_ns <= limit) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo;
+}
+
+void Sorter::Fifo::move_front_to(size_t n, std::vector<EbpfEvent>& out) {
+  const size_t first = std::min(n, ring_.size() - head_);  // up to the end of the ring
+  out.insert(out.end(), ring_.begin() + static_cast<ptrdiff_t>(head_),
+             ring_.begin() + static_cast<ptrdiff_t>(head_ + first));
+  out.insert(out.end(), ring_.begin(), ring_.begin() + static_cast<ptrdiff_t>(n - first));
+  head_ = (head_ + n) & mask();
+  count_ -= n;
+}
+
+void Sorter::note_emitted(size_t n, uint64_t newest_ts) {
+  stats_.emitted += n;
+  last_emitted_ns_ = std::max(last_emitted_ns_, newest_ts);
   emitted_any_ = true;
 }
 
-void Sorter::hold(const EbpfEvent& e) {
-  Held held{e.timestamp_ns, sequence_++, e};
-  if (in_order_.empty() || e.timestamp_ns >= in_order_.back().timestamp_ns) {
-    in_order_.push_back(held);
-  } else {
-    heap_.push(held);
-  }
-}
-
-const Sorter::Held& Sorter::next_held() const {
-  if (heap_.empty()) return in_order_.front();
-  if (in_order_.empty()) return heap_.top();
-  return heap_.top() > in_order_.front() ? in_order_.front() : heap_.top();
-}
-
-void Sorter::pop_next_held() {
-  if (!heap_.empty() && (in_order_.empty() || !(heap_.top() > in_order_.front()))) {
-    heap_.pop();
-  } else {
-    in_order_.pop_front();
+void Sorter::emit_up_to(uint64_t watermark, std::vector<EbpfEvent>& out) {
+  while (held_count() > 0) {
+    uint64_t limit = watermark;
+    if (!heap_.empty()) {
+      const Held& top = heap_.top();
+      if (in_order_.empty() || top.timestamp_ns < in_order_.front().timestamp_ns) {
+        if (top.timestamp_ns > watermark) return;
+        out.push_back(top.event);
+        note_emitted(1, top.timestamp_ns);
+        heap_.pop();
+        continue;
+      }
+      limit = std::min(limit, top.timestamp_ns);  // ties go to the FIFO (see in_order_)
+    }
+    // The FIFO run that comes before the heap's top, as one copy.
+    const size_t n = in_order_.count_up_to(limit);
+    if (n == 0) return;
+    in_order_.move_front_to(n, out);
+    note_emitted(n, out.back().timestamp_ns);
   }
 }
 
@@ -47,24 +79,20 @@ void Sorter::push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out
     }
     newest_ns_ = std::max(newest_ns_, e.timestamp_ns);
     if (window_ns_ == 0 && held_count() == 0 && e.timestamp_ns == newest_ns_) {
-      emit(e, out);  // pass-through fast path for ordered input
+      out.push_back(e);  // pass-through fast path for ordered input
+      note_emitted(1, e.timestamp_ns);
       continue;
     }
-    hold(e);
+    if (in_order_.empty() || e.timestamp_ns >= in_order_.back().timestamp_ns) {
+      in_order_.push_back(e);
+    } else {
+      heap_.push(Held{e.timestamp_ns, sequence_++, e});
+    }
   }
   stats_.max_held = std::max<uint64_t>(stats_.max_held, held_count());
-  uint64_t watermark = newest_ns_ > window_ns_ ? newest_ns_ - window_ns_ : 0;
-  while (held_count() > 0 && next_held().timestamp_ns <= watermark) {
-    emit(next_held().event, out);
-    pop_next_held();
-  }
+  emit_up_to(newest_ns_ > window_ns_ ? newest_ns_ - window_ns_ : 0, out);
 }
 
-void Sorter::flush(std::vector<EbpfEvent>& out) {
-  while (held_count() > 0) {
-    emit(next_held().event, out);
-    pop_next_held();
-  }
-}
+void Sorter::flush(std::vector<EbpfEvent>& out) { emit_up_to(UINT64_MAX, out); }
 
 }  // namespace otlp::ebpf

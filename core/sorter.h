@@ -7,8 +7,8 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <queue>
+#include <span>
 #include <vector>
 
 #include "core/event.h"
@@ -46,18 +46,42 @@ class Sorter {
       return timestamp_ns != o.timestamp_ns ? timestamp_ns > o.timestamp_ns : sequence > o.sequence;
     }
   };
-  void emit(const EbpfEvent& e, std::vector<EbpfEvent>& out);
-  void hold(const EbpfEvent& e);
-  // The held event that comes next in (timestamp, arrival) order; requires held_count() > 0.
-  const Held& next_held() const;
-  void pop_next_held();
+
+  // FIFO of the events that arrived in timestamp order: a ring of EbpfEvent whose capacity is
+  // a power of two and only grows, so steady-state holding allocates nothing and a run of
+  // events leaves in at most two memcpys.
+  class Fifo {
+   public:
+    bool empty() const { return count_ == 0; }
+    size_t size() const { return count_; }
+    const EbpfEvent& front() const { return ring_[head_]; }
+    const EbpfEvent& back() const { return ring_[(head_ + count_ - 1) & mask()]; }
+    void push_back(const EbpfEvent& e);
+    // Number of leading events with timestamp <= limit (the FIFO is ordered: binary search).
+    size_t count_up_to(uint64_t limit) const;
+    // Appends the first n events to `out` and removes them; requires n <= size().
+    void move_front_to(size_t n, std::vector<EbpfEvent>& out);
+
+   private:
+    size_t mask() const { return ring_.size() - 1; }
+    std::vector<EbpfEvent> ring_;
+    size_t head_ = 0;
+    size_t count_ = 0;
+  };
+
+  // Emits, in (timestamp, arrival) order, every held event with timestamp <= watermark.
+  void emit_up_to(uint64_t watermark, std::vector<EbpfEvent>& out);
+  void note_emitted(size_t n, uint64_t newest_ts);
   size_t held_count() const { return in_order_.size() + heap_.size(); }
 
   uint64_t window_ns_;
   // Held events: recorded streams arrive almost in order, so events not older than the newest
-  // held one go to a FIFO (O(1)); only the out-of-order ones pay for the heap. Emission merges
-  // the two by (timestamp, arrival).
-  std::deque<Held> in_order_;
+  // FIFO event go to the FIFO (O(1)); only the out-of-order ones pay for the heap. Emission
+  // merges the two. No arrival numbers are needed for FIFO events: a FIFO event and a heap
+  // event with equal timestamps always arrived in that order (the heap event was older than
+  // the FIFO's back when it came, and the FIFO's back only grows until the heap event leaves),
+  // so ties go to the FIFO.
+  Fifo in_order_;
   std::priority_queue<Held, std::vector<Held>, std::greater<Held>> heap_;
   uint64_t newest_ns_ = 0;         // largest timestamp pushed
   uint64_t last_emitted_ns_ = 0;   // largest timestamp emitted in order
