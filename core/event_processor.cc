@@ -169,12 +169,40 @@ Result<BatchOutcome> EventProcessor::process_batch(std::span<const EbpfEvent> ev
   // still buffered while room lasts and counted as BufferFull rejections after that.
   std::optional<EbpfError> sink_error;
   auto sink_usable = [&] { return sink_ && !sink_error; };
+  const bool match_all = filter_.matches_all();
   std::optional<RejectReason> reason;
-  for (const auto& event : events) {
+  size_t i = 0;
+  while (i < events.size()) {
     if (sink_usable() && buffer_.size() >= buffer_size_) {
       if (auto flushed = flush_to_sink(); !flushed) sink_error = flushed.error();
     }
-    if (admit(event, &reason)) {
+    // Fast path: the run of events that admit() would accept one by one — valid, matching,
+    // with room, and not past the point where a full batch is delivered — copied in one go.
+    // The stats and the sink calls are exactly those of the event-by-event path.
+    size_t run = std::min(events.size() - i, buffer_size_ - buffer_.size());
+    if (sink_usable()) {
+      run = std::min(run, buffer_.size() < batch_size_ ? batch_size_ - buffer_.size() : 1);
+    }
+    size_t n = 0;
+    while (n < run && !validate_event(events[i + n]) &&
+           (match_all || filter_.matches(events[i + n]))) {
+      ++n;
+    }
+    if (n > 0) {
+      buffer_.insert(buffer_.end(), events.begin() + static_cast<ptrdiff_t>(i),
+                     events.begin() + static_cast<ptrdiff_t>(i + n));
+      stats_.received += n;
+      stats_.accepted += n;
+      stats_.buffered = buffer_.size();
+      outcome.accepted += n;
+      i += n;
+      if (sink_usable() && buffer_.size() >= batch_size_) {
+        if (auto delivered = deliver_full_batches(); !delivered) sink_error = delivered.error();
+      }
+      continue;
+    }
+    // The event the fast path stopped at: rejected, filtered, or refused for lack of room.
+    if (admit(events[i], &reason)) {
       ++outcome.accepted;
       if (sink_usable() && buffer_.size() >= batch_size_) {
         if (auto delivered = deliver_full_batches(); !delivered) sink_error = delivered.error();
@@ -185,6 +213,7 @@ Result<BatchOutcome> EventProcessor::process_batch(std::span<const EbpfEvent> ev
     } else {
       ++outcome.filtered;
     }
+    ++i;
   }
   if (sink_error) return std::unexpected(std::move(*sink_error));
   return outcome;

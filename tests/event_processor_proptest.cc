@@ -243,6 +243,46 @@ RC_GTEST_PROP(AsyncEventProcessorProperties, ProducersLoseAndDuplicateNothing, (
   }
 }
 
+// process_batch copies runs of admissible events in one go; it must be indistinguishable from
+// the same events handed over one at a time: the same sink calls (sizes and contents), the
+// same buffered events and the same stats, with or without a filter and invalid events.
+RC_GTEST_PROP(EventProcessorProperties, BatchEqualsEventByEvent, ()) {
+  const auto buffer_size = *rc::gen::inRange<size_t>(1, 64);
+  const auto batch_size = *rc::gen::inRange<size_t>(1, buffer_size + 1);
+  const bool with_sink = *rc::gen::arbitrary<bool>();
+  const bool with_filter = *rc::gen::arbitrary<bool>();
+  const auto filter = with_filter ? (*arbitrary_filter()).first : EventFilter::all();
+  const auto events = *arbitrary_events();
+  struct Run {
+    EventProcessor processor;
+    std::vector<std::vector<EbpfEvent>> sink_calls;
+  };
+  auto make = [&] {
+    auto run = std::make_unique<Run>(Run{EventProcessor::with_batch_size(buffer_size, batch_size).value(), {}});
+    run->processor.set_filter(filter);
+    if (with_sink) {
+      run->processor.set_sink([calls = &run->sink_calls](std::span<const EbpfEvent> batch) -> Result<void> {
+        calls->emplace_back(batch.begin(), batch.end());
+        return {};
+      });
+    }
+    return run;
+  };
+  auto batched = make(), one_by_one = make();
+  // A few calls, so that runs start with a partly filled buffer.
+  size_t i = 0;
+  while (i < events.size()) {
+    size_t n = *rc::gen::inRange<size_t>(1, events.size() - i + 1);
+    (void)batched->processor.process_batch(std::span(events).subspan(i, n));
+    for (size_t k = i; k < i + n; ++k) (void)one_by_one->processor.process_event(events[k]);
+    i += n;
+  }
+  RC_ASSERT(batched->sink_calls == one_by_one->sink_calls);
+  RC_ASSERT(batched->processor.stats() == one_by_one->processor.stats());
+  auto a = batched->processor.buffered_events(), b = one_by_one->processor.buffered_events();
+  RC_ASSERT(std::equal(a.begin(), a.end(), b.begin(), b.end()));
+}
+
 // ---- Stateful test: EventProcessor against a model ----
 
 struct Model {
