@@ -17,9 +17,6 @@ constexpr std::array<std::string_view, kEventTypeCount> kEventTypeSnakeNames{
     "process_exec", "process_exit",  "process_fork", "tcp_connect", "tcp_accept",
     "tcp_close",   "tcp_retransmit", "network_payload"};
 
-// Highest syscall number in any Linux ABI table is < 1024 (x86_64 ~460, x32 adds 512).
-constexpr uint32_t kMaxSyscallNr = 1023;
-
 template <typename T>
 EbpfEvent with_payload(EbpfEventType type, uint64_t ts, uint32_t pid, uint32_t tid,
                        uint16_t cpu, const T& data) {
@@ -42,25 +39,6 @@ std::optional<EbpfEventType> parse_event_type(std::string_view name) {
     }
   }
   return std::nullopt;
-}
-
-PayloadKind payload_kind(EbpfEventType type) {
-  switch (type) {
-    case EbpfEventType::CpuSample: return PayloadKind::CpuSample;
-    case EbpfEventType::Syscall: return PayloadKind::Syscall;
-    case EbpfEventType::MemoryAlloc:
-    case EbpfEventType::MemoryFree: return PayloadKind::Memory;
-    case EbpfEventType::ProcessExec:
-    case EbpfEventType::ProcessExit:
-    case EbpfEventType::ProcessFork: return PayloadKind::Process;
-    case EbpfEventType::NetworkPacket:
-    case EbpfEventType::TcpConnect:
-    case EbpfEventType::TcpAccept:
-    case EbpfEventType::TcpClose:
-    case EbpfEventType::TcpRetransmit:
-    case EbpfEventType::NetworkPayload: return PayloadKind::Network;
-  }
-  return PayloadKind::Network;
 }
 
 size_t payload_size(EbpfEventType type) {
@@ -128,48 +106,6 @@ std::string_view reject_reason_name(RejectReason reason) {
     case RejectReason::BufferFull: return "buffer full and no sink to flush to";
   }
   return "unknown";
-}
-
-std::optional<RejectReason> validate_event(const EbpfEvent& event) {
-  if (!is_known_event_type(static_cast<uint8_t>(event.event_type))) {
-    return RejectReason::UnknownType;
-  }
-  if (event.timestamp_ns == 0) return RejectReason::ZeroTimestamp;
-  if (event.pid == 0) {
-    if (event.tid != 0) return RejectReason::IdleTaskThread;
-  } else if (event.tid == 0) {
-    return RejectReason::MissingThread;
-  }
-  switch (payload_kind(event.event_type)) {
-    case PayloadKind::Syscall:
-      if (event.payload.syscall.nr > kMaxSyscallNr) return RejectReason::SyscallNumber;
-      break;
-    case PayloadKind::Memory: {
-      auto op = event.payload.memory.op;
-      bool is_free_op = op == MemoryOp::Free || op == MemoryOp::Munmap;
-      bool is_alloc_op = op == MemoryOp::Malloc || op == MemoryOp::Calloc ||
-                         op == MemoryOp::Realloc || op == MemoryOp::Mmap;
-      if (event.event_type == EbpfEventType::MemoryFree ? !is_free_op : !is_alloc_op) {
-        return RejectReason::MemoryOpMismatch;
-      }
-      break;
-    }
-    case PayloadKind::Network: {
-      const auto& net = event.payload.network;
-      if (static_cast<uint8_t>(net.direction) > static_cast<uint8_t>(NetDirection::Receive)) {
-        return RejectReason::NetworkDirection;
-      }
-      if (net.protocol != NetProtocol::Unknown && net.protocol != NetProtocol::Tcp &&
-          net.protocol != NetProtocol::Udp) {
-        return RejectReason::NetworkDirection;
-      }
-      break;
-    }
-    case PayloadKind::CpuSample:
-    case PayloadKind::Process:
-      break;
-  }
-  return std::nullopt;
 }
 
 std::array<char, SocketEndpoints::kEncodedSize> SocketEndpoints::encode() const {

@@ -169,7 +169,24 @@ static_assert(sizeof(NetworkData) <= kPayloadSize && sizeof(MemoryData) <= kPayl
 
 // Which payload member is meaningful for a type.
 enum class PayloadKind : uint8_t { CpuSample, Syscall, Memory, Process, Network };
-PayloadKind payload_kind(EbpfEventType type);
+inline PayloadKind payload_kind(EbpfEventType type) {
+  switch (type) {
+    case EbpfEventType::CpuSample: return PayloadKind::CpuSample;
+    case EbpfEventType::Syscall: return PayloadKind::Syscall;
+    case EbpfEventType::MemoryAlloc:
+    case EbpfEventType::MemoryFree: return PayloadKind::Memory;
+    case EbpfEventType::ProcessExec:
+    case EbpfEventType::ProcessExit:
+    case EbpfEventType::ProcessFork: return PayloadKind::Process;
+    case EbpfEventType::NetworkPacket:
+    case EbpfEventType::TcpConnect:
+    case EbpfEventType::TcpAccept:
+    case EbpfEventType::TcpClose:
+    case EbpfEventType::TcpRetransmit:
+    case EbpfEventType::NetworkPayload: return PayloadKind::Network;
+  }
+  return PayloadKind::Network;
+}
 size_t payload_size(EbpfEventType type);
 
 // Why an event was refused at the pipeline boundary (see validate_event).
@@ -186,8 +203,52 @@ enum class RejectReason : uint8_t {
 inline constexpr size_t kRejectReasonCount = 8;
 std::string_view reject_reason_name(RejectReason reason);
 
+// Highest syscall number in any Linux ABI table is < 1024 (x86_64 ~460, x32 adds 512).
+inline constexpr uint32_t kMaxSyscallNr = 1023;
+
 // std::nullopt when the event is valid, else why not. Cheap: a few compares, no allocation.
-std::optional<RejectReason> validate_event(const EbpfEvent& event);
+// Inline: every event passes it twice (tape decode, EventProcessor).
+inline std::optional<RejectReason> validate_event(const EbpfEvent& event) {
+  if (!is_known_event_type(static_cast<uint8_t>(event.event_type))) {
+    return RejectReason::UnknownType;
+  }
+  if (event.timestamp_ns == 0) return RejectReason::ZeroTimestamp;
+  if (event.pid == 0) {
+    if (event.tid != 0) return RejectReason::IdleTaskThread;
+  } else if (event.tid == 0) {
+    return RejectReason::MissingThread;
+  }
+  switch (payload_kind(event.event_type)) {
+    case PayloadKind::Syscall:
+      if (event.payload.syscall.nr > kMaxSyscallNr) return RejectReason::SyscallNumber;
+      break;
+    case PayloadKind::Memory: {
+      auto op = event.payload.memory.op;
+      bool is_free_op = op == MemoryOp::Free || op == MemoryOp::Munmap;
+      bool is_alloc_op = op == MemoryOp::Malloc || op == MemoryOp::Calloc ||
+                         op == MemoryOp::Realloc || op == MemoryOp::Mmap;
+      if (event.event_type == EbpfEventType::MemoryFree ? !is_free_op : !is_alloc_op) {
+        return RejectReason::MemoryOpMismatch;
+      }
+      break;
+    }
+    case PayloadKind::Network: {
+      const auto& net = event.payload.network;
+      if (static_cast<uint8_t>(net.direction) > static_cast<uint8_t>(NetDirection::Receive)) {
+        return RejectReason::NetworkDirection;
+      }
+      if (net.protocol != NetProtocol::Unknown && net.protocol != NetProtocol::Tcp &&
+          net.protocol != NetProtocol::Udp) {
+        return RejectReason::NetworkDirection;
+      }
+      break;
+    }
+    case PayloadKind::CpuSample:
+    case PayloadKind::Process:
+      break;
+  }
+  return std::nullopt;
+}
 
 // Events lost before they reached user space (ring-buffer overflow), as the kernel side
 // counted them. Recorded, replayed and reported like events: nothing is lost silently.
