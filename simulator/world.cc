@@ -55,7 +55,8 @@ uint32_t World::allocate_pid() {
 void World::add_actor(std::unique_ptr<Actor> actor, uint64_t first_time) {
   actors_.push_back(std::move(actor));
   if (first_time < end_ns()) {
-    agenda_.push(Scheduled{first_time, sequence_++, static_cast<uint32_t>(actors_.size() - 1)});
+    agenda_.push(Scheduled{std::max(first_time, now_), sequence_++,
+                           static_cast<uint32_t>(actors_.size() - 1)});
   }
 }
 
@@ -87,15 +88,56 @@ void World::emit(uint16_t cpu_index, const EbpfEvent& event) {
   cpu.ring.push_back(e);
 }
 
+void World::Agenda::push(const Scheduled& entry) {
+  size_t hole = heap_.size();
+  heap_.push_back(entry);
+  while (hole > 0) {
+    size_t parent = (hole - 1) / 4;
+    if (!(entry < heap_[parent])) break;
+    heap_[hole] = heap_[parent];
+    hole = parent;
+  }
+  heap_[hole] = entry;
+}
+
+void World::Agenda::pop() {
+  Scheduled last = heap_.back();
+  heap_.pop_back();
+  if (!heap_.empty()) sift_down(0, last);
+}
+
+void World::Agenda::replace_top(const Scheduled& entry) { sift_down(0, entry); }
+
+// Moves the hole at `hole` down to where `entry` belongs and puts it there.
+void World::Agenda::sift_down(size_t hole, const Scheduled& entry) {
+  const size_t size = heap_.size();
+  while (true) {
+    size_t first = 4 * hole + 1;
+    if (first >= size) break;
+    size_t least = first;
+    size_t end = std::min(first + 4, size);
+    for (size_t child = first + 1; child < end; ++child) {
+      if (heap_[child] < heap_[least]) least = child;
+    }
+    if (!(heap_[least] < entry)) break;
+    heap_[hole] = heap_[least];
+    hole = least;
+  }
+  heap_[hole] = entry;
+}
+
 void World::run_until(uint64_t time) {
   while (!agenda_.empty() && agenda_.top().time <= time) {
-    Scheduled next = agenda_.top();
-    agenda_.pop();
-    now_ = next.time;
+    // The entry stays on top while its actor runs: actors it adds are scheduled no earlier
+    // and with a later sequence, so they go below it.
+    const uint32_t actor = agenda_.top().actor;
+    now_ = agenda_.top().time;
     ++stats_.activations;
-    uint64_t again = actors_[next.actor]->act(*this, now_);
+    uint64_t again = actors_[actor]->act(*this, now_);
     if (again != Actor::kDone && again < end_ns()) {
-      agenda_.push(Scheduled{std::max(again, now_), sequence_++, next.actor});
+      agenda_.replace_top(Scheduled{std::max(again, now_), sequence_++, actor});
+    } else {
+      agenda_.pop();
     }
   }
 }

@@ -13,7 +13,6 @@
 
 #include <cstdint>
 #include <memory>
-#include <queue>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -73,6 +72,7 @@ class World {
   // ---- For actors ----
   // Emits an event on `cpu` (its timestamp is the true virtual time; skew is applied here).
   void emit(uint16_t cpu, const EbpfEvent& event);
+  // The actor first runs at `first_time`, or now if that has passed (time never goes back).
   void add_actor(std::unique_ptr<Actor> actor, uint64_t first_time);
   Rng& rng(std::string_view stream);  // the named stream, created on first use
   otlp::ebpf::InternTable& interned() { return interned_; }
@@ -107,9 +107,25 @@ class World {
     uint64_t time;
     uint64_t sequence;  // FIFO among equal times: deterministic
     uint32_t actor;
-    bool operator>(const Scheduled& o) const {
-      return time != o.time ? time > o.time : sequence > o.sequence;
+    bool operator<(const Scheduled& o) const {
+      return time != o.time ? time < o.time : sequence < o.sequence;
     }
+  };
+  // The actors waiting to run, earliest (time, sequence) first: a 4-ary min-heap. Keys are
+  // unique, so the order is the same as any priority queue's. Cheaper than
+  // std::priority_queue because an actor that runs again replaces the top in one sift-down
+  // (instead of a pop and a push), and four children per node halve the depth.
+  class Agenda {
+   public:
+    bool empty() const { return heap_.empty(); }
+    const Scheduled& top() const { return heap_.front(); }
+    void push(const Scheduled& entry);
+    void pop();
+    void replace_top(const Scheduled& entry);
+
+   private:
+    void sift_down(size_t hole, const Scheduled& entry);
+    std::vector<Scheduled> heap_;
   };
   struct Cpu {
     std::vector<EbpfEvent> ring;
@@ -131,7 +147,7 @@ class World {
   bool finished_ = false;
   uint32_t ring_capacity_;
   std::vector<std::unique_ptr<Actor>> actors_;
-  std::priority_queue<Scheduled, std::vector<Scheduled>, std::greater<Scheduled>> agenda_;
+  Agenda agenda_;
   uint64_t sequence_ = 0;
   std::vector<Cpu> cpus_;
   std::vector<std::pair<std::string, std::unique_ptr<Rng>>> rngs_;
