@@ -289,10 +289,11 @@ class Allocator : public Actor {
     if (!frees_.empty() && frees_.top().due <= now) {
       auto f = frees_.top();
       frees_.pop();
-      Block& b = blocks_[f.block];
+      Block& b = blocks_[f.slot];
       emit(w, EbpfEventType::MemoryFree, now, MemoryData{.address = b.address, .op = MemoryOp::Free});
       free_addresses_.push_back(b.address);
       b.live = false;
+      free_slots_.push_back(f.slot);
     } else {
       allocate(w, now);
       next_alloc_ = now + 1 + static_cast<uint64_t>(rng_.exponential(1e9 / w.options().allocations_per_s));
@@ -310,8 +311,11 @@ class Allocator : public Actor {
   };
   struct PendingFree {
     uint64_t due;
-    uint32_t block;
-    bool operator>(const PendingFree& o) const { return due != o.due ? due > o.due : block > o.block; }
+    uint32_t allocation;  // number of the allocation: orders frees due at the same time
+    uint32_t slot;
+    bool operator>(const PendingFree& o) const {
+      return due != o.due ? due > o.due : allocation > o.allocation;
+    }
   };
 
   void emit(World& w, EbpfEventType type, uint64_t ts, MemoryData data) {
@@ -332,8 +336,8 @@ class Allocator : public Actor {
     uint64_t size = uint64_t{16} << rng_.below(8);  // 16 B .. 2 KiB
     uint64_t roll = rng_.below(10);
     // realloc grows the most recent block, if live, from the site that allocated it.
-    if (roll == 0 && !blocks_.empty() && blocks_.back().live) {
-      Block& b = blocks_.back();
+    if (roll == 0 && allocations_ > 0 && blocks_[last_slot_].live) {
+      Block& b = blocks_[last_slot_];
       uint64_t old = b.address;
       b.address = fresh_address();
       emit(w, EbpfEventType::MemoryAlloc, now,
@@ -346,18 +350,30 @@ class Allocator : public Actor {
     uint64_t address = fresh_address();
     emit(w, EbpfEventType::MemoryAlloc, now,
          MemoryData{.address = address, .size = size, .stack = stacks_[site], .op = op});
-    blocks_.push_back(Block{address, site, true});
+    if (free_slots_.empty()) {
+      last_slot_ = static_cast<uint32_t>(blocks_.size());
+      blocks_.push_back(Block{address, site, true});
+    } else {
+      last_slot_ = free_slots_.back();
+      free_slots_.pop_back();
+      blocks_[last_slot_] = Block{address, site, true};
+    }
+    uint32_t allocation = allocations_++;
     bool leaks = site == stacks_.size() - 1 && rng_.chance(w.options().leak_probability);
     if (!leaks) {
       uint64_t lifetime = 1 + static_cast<uint64_t>(rng_.exponential(5'000'000));
-      frees_.push(PendingFree{now + lifetime, static_cast<uint32_t>(blocks_.size() - 1)});
+      frees_.push(PendingFree{now + lifetime, allocation, last_slot_});
     }
   }
 
   Rng& rng_;
   Thread t_;
   std::vector<StackId> stacks_;
+  // Blocks live or leaked; a freed block's slot is reused (a run makes millions of blocks).
   std::vector<Block> blocks_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t last_slot_ = 0;     // the most recent allocation's block (realloc's candidate)
+  uint32_t allocations_ = 0;   // new blocks so far (realloc moves one, it does not count)
   std::priority_queue<PendingFree, std::vector<PendingFree>, std::greater<PendingFree>> frees_;
   std::vector<uint64_t> free_addresses_;
   uint64_t next_chunk_ = 0;
