@@ -3,7 +3,6 @@
 // random stream ("workload/<name>"), so the faults and the other workloads never change it.
 #include <array>
 #include <deque>
-#include <queue>
 #include <string>
 
 #include <fmt/format.h>
@@ -313,8 +312,8 @@ class Allocator : public Actor {
     uint64_t due;
     uint32_t allocation;  // number of the allocation: orders frees due at the same time
     uint32_t slot;
-    bool operator>(const PendingFree& o) const {
-      return due != o.due ? due > o.due : allocation > o.allocation;
+    bool operator<(const PendingFree& o) const {
+      return due != o.due ? due < o.due : allocation < o.allocation;
     }
   };
 
@@ -374,7 +373,7 @@ class Allocator : public Actor {
   std::vector<uint32_t> free_slots_;
   uint32_t last_slot_ = 0;     // the most recent allocation's block (realloc's candidate)
   uint32_t allocations_ = 0;   // new blocks so far (realloc moves one, it does not count)
-  std::priority_queue<PendingFree, std::vector<PendingFree>, std::greater<PendingFree>> frees_;
+  QuadHeap<PendingFree> frees_;
   std::vector<uint64_t> free_addresses_;
   uint64_t next_chunk_ = 0;
   uint64_t next_alloc_;

@@ -88,44 +88,6 @@ void World::emit(uint16_t cpu_index, const EbpfEvent& event) {
   cpu.ring.push_back(e);
 }
 
-void World::Agenda::push(const Scheduled& entry) {
-  size_t hole = heap_.size();
-  heap_.push_back(entry);
-  while (hole > 0) {
-    size_t parent = (hole - 1) / 4;
-    if (!(entry < heap_[parent])) break;
-    heap_[hole] = heap_[parent];
-    hole = parent;
-  }
-  heap_[hole] = entry;
-}
-
-void World::Agenda::pop() {
-  Scheduled last = heap_.back();
-  heap_.pop_back();
-  if (!heap_.empty()) sift_down(0, last);
-}
-
-void World::Agenda::replace_top(const Scheduled& entry) { sift_down(0, entry); }
-
-// Moves the hole at `hole` down to where `entry` belongs and puts it there.
-void World::Agenda::sift_down(size_t hole, const Scheduled& entry) {
-  const size_t size = heap_.size();
-  while (true) {
-    size_t first = 4 * hole + 1;
-    if (first >= size) break;
-    size_t least = first;
-    size_t end = std::min(first + 4, size);
-    for (size_t child = first + 1; child < end; ++child) {
-      if (heap_[child] < heap_[least]) least = child;
-    }
-    if (!(heap_[least] < entry)) break;
-    heap_[hole] = heap_[least];
-    hole = least;
-  }
-  heap_[hole] = entry;
-}
-
 void World::run_until(uint64_t time) {
   while (!agenda_.empty() && agenda_.top().time <= time) {
     // The entry stays on top while its actor runs: actors it adds are scheduled no earlier

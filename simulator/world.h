@@ -11,6 +11,7 @@
 // the ring, or delivered in a batch.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +57,55 @@ struct WorldStats {
   uint64_t stalled_polls = 0;   // consumer stalled (burst fault)
   uint64_t deferred_drains = 0; // a CPU left undrained for a poll (reorder fault)
   uint64_t activations = 0;
+};
+
+// A min-heap (by operator<) with four children per node: half the depth of a binary heap,
+// and replace_top() does in one sift-down what a pop and a push (std::priority_queue) do in
+// two — the common case of the simulator's queues, where what ran is rescheduled. Give it
+// unique keys and it pops in the same order as any priority queue.
+template <typename T>
+class QuadHeap {
+ public:
+  bool empty() const { return heap_.empty(); }
+  const T& top() const { return heap_.front(); }
+  void push(const T& entry) {
+    size_t hole = heap_.size();
+    heap_.push_back(entry);
+    while (hole > 0) {
+      size_t parent = (hole - 1) / 4;
+      if (!(entry < heap_[parent])) break;
+      heap_[hole] = heap_[parent];
+      hole = parent;
+    }
+    heap_[hole] = entry;
+  }
+  void pop() {
+    T last = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) sift_down(last);
+  }
+  void replace_top(const T& entry) { sift_down(entry); }
+
+ private:
+  // Moves the hole at the top down to where `entry` belongs and puts it there.
+  void sift_down(const T& entry) {
+    const size_t size = heap_.size();
+    size_t hole = 0;
+    while (true) {
+      size_t first = 4 * hole + 1;
+      if (first >= size) break;
+      size_t least = first;
+      size_t end = std::min(first + 4, size);
+      for (size_t child = first + 1; child < end; ++child) {
+        if (heap_[child] < heap_[least]) least = child;
+      }
+      if (!(heap_[least] < entry)) break;
+      heap_[hole] = heap_[least];
+      hole = least;
+    }
+    heap_[hole] = entry;
+  }
+  std::vector<T> heap_;
 };
 
 class World {
@@ -111,22 +161,6 @@ class World {
       return time != o.time ? time < o.time : sequence < o.sequence;
     }
   };
-  // The actors waiting to run, earliest (time, sequence) first: a 4-ary min-heap. Keys are
-  // unique, so the order is the same as any priority queue's. Cheaper than
-  // std::priority_queue because an actor that runs again replaces the top in one sift-down
-  // (instead of a pop and a push), and four children per node halve the depth.
-  class Agenda {
-   public:
-    bool empty() const { return heap_.empty(); }
-    const Scheduled& top() const { return heap_.front(); }
-    void push(const Scheduled& entry);
-    void pop();
-    void replace_top(const Scheduled& entry);
-
-   private:
-    void sift_down(size_t hole, const Scheduled& entry);
-    std::vector<Scheduled> heap_;
-  };
   struct Cpu {
     std::vector<EbpfEvent> ring;
     uint64_t lost_since_drain = 0;
@@ -147,7 +181,7 @@ class World {
   bool finished_ = false;
   uint32_t ring_capacity_;
   std::vector<std::unique_ptr<Actor>> actors_;
-  Agenda agenda_;
+  QuadHeap<Scheduled> agenda_;  // the actors waiting to run
   uint64_t sequence_ = 0;
   std::vector<Cpu> cpus_;
   std::vector<std::pair<std::string, std::unique_ptr<Rng>>> rngs_;
