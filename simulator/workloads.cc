@@ -2,7 +2,6 @@
 // a fork/exec storm look like to bpftape's BPF programs. Each workload draws from its own
 // random stream ("workload/<name>"), so the faults and the other workloads never change it.
 #include <array>
-#include <deque>
 #include <string>
 
 #include <fmt/format.h>
@@ -105,7 +104,7 @@ class WebConnection : public Actor {
         int count = (requests_left_ >= 2 && rng_.chance(0.2)) ? 2 : 1;
         for (int i = 0; i < count; ++i) {
           const Route* route = pick_route();
-          in_flight_.push_back(route);
+          in_flight_[in_flight_count_++] = route;
           auto bytes = static_cast<uint32_t>(rng_.between(80, 600));
           received_ += bytes;
           std::string line = fmt::format("{} {} HTTP/1.1\r\nHost: shop.example\r\n",
@@ -121,8 +120,9 @@ class WebConnection : public Actor {
         return now + 5000 + latency(w);
       }
       case State::Respond: {
-        const Route* route = in_flight_.front();
-        in_flight_.pop_front();
+        const Route* route = in_flight_[0];
+        in_flight_[0] = in_flight_[1];
+        --in_flight_count_;
         int status = rng_.chance(0.01) ? 500 : route->status;
         auto bytes = static_cast<uint32_t>(rng_.between(200, 20000));
         sent_ += bytes;
@@ -133,7 +133,7 @@ class WebConnection : public Actor {
         w.emit(worker_.cpu, network(EbpfEventType::NetworkPayload, now, NetDirection::Send, bytes, payload));
         w.emit(worker_.cpu, network(EbpfEventType::NetworkPacket, now + 200, NetDirection::Send, bytes, 0));
         emit_syscall(w, worker_, now + 300, kWrite, bytes, duration_ns(rng_, 3000));
-        if (!in_flight_.empty()) return now + 1000 + latency(w);  // next pipelined answer
+        if (in_flight_count_ > 0) return now + 1000 + latency(w);  // next pipelined answer
         if (requests_left_ > 0) {
           state_ = State::Request;
           return now + 1000 + static_cast<uint64_t>(rng_.exponential(1'000'000));
@@ -196,7 +196,9 @@ class WebConnection : public Actor {
   uint16_t remote_port_;
   uint32_t requests_left_;
   State state_ = State::Accept;
-  std::deque<const Route*> in_flight_;  // requests read, not yet answered (FIFO)
+  // Requests read, not yet answered, oldest first: at most two (see Request).
+  std::array<const Route*, 2> in_flight_{};
+  int in_flight_count_ = 0;
   uint64_t open_ns_ = 0;
   uint32_t sent_ = 0;
   uint32_t received_ = 0;
@@ -229,9 +231,12 @@ class FileIoThread : public Actor {
  public:
   FileIoThread(World& w, Thread t) : rng_(w.rng("workload/fileio")), t_(t) {}
   uint64_t act(World& w, uint64_t now) override {
-    if (plan_.empty()) plan_file();
-    auto [nr, ret, median] = plan_.front();
-    plan_.pop_front();
+    if (next_step_ == plan_.size()) {
+      plan_.clear();
+      next_step_ = 0;
+      plan_file();
+    }
+    auto [nr, ret, median] = plan_[next_step_++];
     emit_syscall(w, t_, now, nr, ret, duration_ns(rng_, median));
     double per_thread = w.options().fileio_ops_per_s / 2;
     return now + 1 + static_cast<uint64_t>(rng_.exponential(1e9 / per_thread));
@@ -259,7 +264,8 @@ class FileIoThread : public Actor {
   };
   Rng& rng_;
   Thread t_;
-  std::deque<Step> plan_;
+  std::vector<Step> plan_;  // the current file's syscalls; its capacity is reused
+  size_t next_step_ = 0;
 };
 
 // ---------------------------------------------------------------- leaky allocator
