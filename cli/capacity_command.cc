@@ -64,10 +64,10 @@ Result<std::vector<uint64_t>> parse_ring_sizes(std::string_view text) {
     size_t comma = text.find(',', start);
     if (comma == std::string_view::npos) comma = text.size();
     BPFTAPE_ASSIGN_OR_RETURN(uint64_t size, parse_size("ring-size", text.substr(start, comma - start)));
-    if (size < 4096 || (size & (size - 1)) != 0 || size > (1ull << 31)) {
+    if (size < 4096 || (size & (size - 1)) != 0 || size > (1ull << 30)) {
       return otlp::ebpf::make_error(
           otlp::ebpf::ErrorKind::ConfigError,
-          fmt::format("--ring-size: {} is not a power of two between 4K and 2G (the kernel's rule)", size));
+          fmt::format("--ring-size: {} is not a power of two between 4K and 1G (as for record)", size));
     }
     sizes.push_back(size);
     start = comma + 1;

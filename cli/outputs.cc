@@ -98,7 +98,10 @@ int emit_outputs(const char* command, OutputRequest& request, Tracers& tracers, 
                                facts.last_event_ns};
     AggregatorResults results{facts.processes, &tracers.network, &tracers.syscalls,
                               &tracers.memory, &tracers.cpu};
-    auto exported = export_results(request.otlp, recording, results, facts.interned);
+    auto exported = facts.otlp_stream != nullptr
+                        ? facts.otlp_stream->finish(recording, results, facts.interned,
+                                                    request.otlp.profile)
+                        : export_results(request.otlp, recording, results, facts.interned);
     if (!exported) {
       failed("otlp: " + exported.error().message());
     } else {

@@ -60,6 +60,9 @@ struct RunFacts {
   uint64_t first_event_ns = 0;
   uint64_t last_event_ns = 0;
   uint32_t sample_hz = 0;
+  // Set when the OTLP outputs were streamed during the run (`record`): emit_outputs finishes
+  // that stream instead of exporting everything at once.
+  otlp::ebpf::OtlpStream* otlp_stream = nullptr;
 };
 
 // Writes every requested output and prints the report (stdout) when asked. Errors go to

@@ -26,6 +26,7 @@
 #include "cli/commands.h"
 #include "cli/outputs.h"
 #include "core/config.h"
+#include "core/clock.h"
 #include "core/report/report.h"
 
 #ifdef BPFTAPE_HAVE_BPF
@@ -68,6 +69,9 @@ ArgParser make_parser() {
       .option("ring-size", 0, "SIZE", "kernel ring buffer per tracer (default: 16M syscalls and "
                                        "memory, 4M network, 1M CPU samples and processes)")
       .flag("no-symbols", 0, "do not resolve stack frames at record time (addresses only)")
+      .option("otlp-interval", 0, "D", "with --otlp-endpoint/--otlp-file: export while recording, "
+                                       "every D (default 10s): spans that ended, cumulative "
+                                       "metrics; the rest and the profile at the end")
       .flag("report", 0, "also run the pipeline live and print the report at the end "
                          "(as `bpftape replay` would)")
       .flag("quiet", 'q', "no status line and no summary");
@@ -273,6 +277,13 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     if (!size) return usage(size.error().message());
     max_bytes = *size;
   }
+  uint64_t otlp_interval_ns = 10'000'000'000;
+  if (auto v = parsed.get("otlp-interval")) {
+    auto d = parse_duration_ns("otlp-interval", *v);
+    if (!d) return usage(d.error().message());
+    if (*d < 100'000'000) return usage("--otlp-interval must be at least 100ms");
+    otlp_interval_ns = *d;
+  }
   for (const auto& list : parsed.all("pid")) {
     size_t pos = 0;
     while (pos <= list.size()) {
@@ -385,6 +396,18 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     pipeline = std::move(*created);
     tracers.add_to(*pipeline);
   }
+  // OTLP to a collector or a file streams while recording; a pprof file alone waits for the end.
+  std::unique_ptr<otlp::ebpf::OtlpStream> otlp_stream;
+  if (pipeline && (!request.otlp.endpoint.empty() || !request.otlp.json_path.empty())) {
+    request.otlp.resource.host_name = metadata.hostname;
+    auto opened = otlp::ebpf::OtlpStream::open(request.otlp);
+    if (!opened) {
+      abandon_child();
+      std::fprintf(stderr, "%s: otlp: %s\n", kName, opened.error().message().c_str());
+      return kExitFailure;
+    }
+    otlp_stream = std::move(*opened);
+  }
 
   struct sigaction action{};
   action.sa_handler = on_signal;
@@ -412,6 +435,21 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     }
     return {};
   };
+  if (otlp_stream) {
+    loop.export_interval_ns = otlp_interval_ns;
+    loop.on_export = [&]() -> Result<void> {
+      const auto stats = (*source)->stats();
+      if (stats.first_event_ns == 0) return {};  // nothing seen yet
+      // A quiet stream does not move the sorter's window: the clock does.
+      BPFTAPE_RETURN_IF_ERROR(
+          pipeline->advance_to(read_clock_ns(CLOCK_MONOTONIC), (*source)->interned()));
+      otlp::ebpf::RecordingContext recording{metadata.recording_id, (*source)->clock(),
+                                             stats.first_event_ns, stats.last_event_ns};
+      otlp::ebpf::AggregatorResults results{&(*source)->processes(), &tracers.network,
+                                            &tracers.syscalls, &tracers.memory, &tracers.cpu};
+      return otlp_stream->export_interval(recording, results);
+    };
+  }
   record::RecordSummary summary = record::run_recording(**source, writer->get(), pipeline.get(), loop);
   status_line.clear();
   if (child.pid > 0 && !child.exited) {
@@ -451,6 +489,7 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     facts.first_event_ns = (*source)->stats().first_event_ns;
     facts.last_event_ns = (*source)->stats().last_event_ns;
     facts.sample_hz = config.sample_rate;
+    facts.otlp_stream = otlp_stream.get();
     const int emitted = emit_outputs(kName, request, tracers, facts);
     if (emitted != kExitOk) status = emitted;
   }

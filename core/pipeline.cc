@@ -49,6 +49,15 @@ Result<void> Pipeline::finish(const InternTable& interned) {
   return processor_.flush_to_sink();
 }
 
+Result<void> Pipeline::advance_to(uint64_t now_ns, const InternTable& interned) {
+  interned_ = &interned;
+  ordered_.clear();
+  const uint64_t window = options_.reorder_window_ns;
+  sorter_.release_up_to(now_ns > window ? now_ns - window : 0, ordered_);
+  BPFTAPE_RETURN_IF_ERROR(processor_.process_batch(ordered_));
+  return processor_.flush_to_sink();
+}
+
 Result<void> Pipeline::run(EventSource& source) {
   EventBatch batch;
   for (;;) {

@@ -62,6 +62,10 @@ class Pipeline {
   // For push-style callers (the live recorder): one batch at a time, then finish() once.
   Result<void> process(const EventBatch& batch, const InternTable& interned);
   Result<void> finish(const InternTable& interned);
+  // Live sources: delivers every held event older than `now_ns` minus the reorder window, and
+  // whatever the processor buffered, so aggregations are current although the stream went
+  // quiet (nothing newer came to close the window). `now_ns` is the source's clock.
+  Result<void> advance_to(uint64_t now_ns, const InternTable& interned);
 
   PipelineStats stats() const;
 

@@ -31,6 +31,12 @@ class Sorter {
   // Adds one batch (e.g. one drain of every CPU); then appends to `out` every held event whose
   // time is now outside the window, in order.
   void push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out);
+  // Appends every held event with timestamp <= watermark_ns, in order. For live sources, where
+  // the wall clock says a window has passed although no newer event came to say so; an event
+  // older than what this released, arriving later, is then late.
+  void release_up_to(uint64_t watermark_ns, std::vector<EbpfEvent>& out) {
+    emit_up_to(watermark_ns, out);
+  }
   // Appends everything still held, in order (end of stream).
   void flush(std::vector<EbpfEvent>& out);
 

@@ -55,6 +55,7 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   auto last_flush = start;
   auto last_stats = start;
   auto last_progress = start;
+  auto last_export = start;
   auto last_check = start;
   constexpr auto kCheckInterval = std::chrono::milliseconds(5);
   uint64_t events_at_last_progress = 0;
@@ -95,6 +96,10 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       if (writer && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
         last_stats = now;
+      }
+      if (options.on_export && now - last_export >= std::chrono::nanoseconds(options.export_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(options.on_export());
+        last_export = now;
       }
       const auto stats = source.stats();
       if (options.on_progress && now - last_progress >= std::chrono::seconds(1)) {

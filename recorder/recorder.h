@@ -35,6 +35,10 @@ struct RecordLoopOptions {
   // Returns a reason to stop, or empty to go on.
   std::function<std::string()> stop_requested;
   std::function<void(const RecordProgress&)> on_progress;  // about once a second
+  // Live exports (OTLP while recording): called about every export_interval_ns, between
+  // batches, with the pipeline up to date. An error ends the recording (like a write error).
+  uint64_t export_interval_ns = 10'000'000'000;
+  std::function<otlp::ebpf::Result<void>()> on_export;
 };
 
 // What a recording cost and produced: the end-of-recording summary and get_overhead().

@@ -476,16 +476,17 @@ Result<void> EbpfOtlpConverter::require(bool signal_enabled, std::string_view wh
   return {};
 }
 
-Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& a) const {
+Result<TraceRequest> EbpfOtlpConverter::convert_traces(const AggregatorResults& a,
+                                                      const SpanSelector& select) const {
   TraceRequest request;
-  BPFTAPE_RETURN_IF_ERROR(build_traces(a, &request));
+  BPFTAPE_RETURN_IF_ERROR(build_traces(a, &request, select));
   return request;
 }
 
 Result<TraceRequest*> EbpfOtlpConverter::convert_traces(const AggregatorResults& a,
                                                         google::protobuf::Arena* arena) const {
   auto* request = google::protobuf::Arena::CreateMessage<TraceRequest>(arena);
-  auto done = build_traces(a, request);
+  auto done = build_traces(a, request, {});
   if (!done) {
     if (arena == nullptr) delete request;
     return std::unexpected(std::move(done).error());
@@ -493,8 +494,8 @@ Result<TraceRequest*> EbpfOtlpConverter::convert_traces(const AggregatorResults&
   return request;
 }
 
-Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a,
-                                             TraceRequest* request) const {
+Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a, TraceRequest* request,
+                                             const SpanSelector& select) const {
   BPFTAPE_RETURN_IF_ERROR(require(tracer_.has_value(), "tracer"));
   const RecordingContext& r = *recording_;
   if (a.network == nullptr) return {};
@@ -530,8 +531,9 @@ Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a,
   for (size_t i = 0; i < connections.size(); ++i) {
     const Connection& c = connections[i];
     ids.push_back(connection_ids(r.recording_id, c.socket_id, c.open_ns));
-    group(c.pid, span_start(c, r)).push_back({false, i, nullptr, ids.back(), 0});
     by_socket.emplace(c.socket_id, i);
+    if (select && !select(SpanKey{false, c.socket_id, c.open_ns, 0, 0, c.close_ns != 0})) continue;
+    group(c.pid, span_start(c, r)).push_back({false, i, nullptr, ids.back(), 0});
   }
   std::vector<uint64_t> ordinals(connections.size(), 0);
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -550,6 +552,13 @@ Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a,
       }
     }
     uint64_t ordinal = owner != nullptr ? ordinals[owner_index]++ : 0;
+    if (select) {
+      const bool ended = q.end_ns != 0 || (owner != nullptr && owner->close_ns != 0);
+      if (!select(SpanKey{true, q.socket_id, owner != nullptr ? owner->open_ns : 0, q.start_ns,
+                          ordinal, ended})) {
+        continue;
+      }
+    }
     ConnectionIds conn = owner != nullptr ? ids[owner_index]
                                           : connection_ids(r.recording_id, q.socket_id, 0);
     group(q.pid, q.start_ns).push_back({true, i, owner, conn, ordinal});

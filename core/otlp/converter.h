@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <tuple>
 #include <map>
 #include <memory>
 #include <optional>
@@ -114,6 +115,22 @@ struct ConversionCounts {
 ConversionCounts count_items(const TraceRequest& traces);
 ConversionCounts count_items(const MetricsRequest& metrics);
 
+// A span's identity across conversions of growing aggregations (live export sends each
+// span once, after it ended): a connection is (socket, open time); a request adds its start
+// and its position on the connection. `ended`: a closed connection, an answered request (or
+// one whose connection closed) — its span will not change any more.
+struct SpanKey {
+  bool is_request = false;
+  uint64_t socket_id = 0;
+  uint64_t open_ns = 0;
+  uint64_t start_ns = 0;  // requests only
+  uint64_t ordinal = 0;   // requests only
+  bool ended = false;
+  auto identity() const { return std::tuple(is_request, socket_id, open_ns, start_ns, ordinal); }
+};
+// Which spans a conversion includes; empty: all of them.
+using SpanSelector = std::function<bool(const SpanKey&)>;
+
 class EbpfOtlpConverter {
  public:
   EbpfOtlpConverter();  // the seeds' new(): nothing configured yet
@@ -130,8 +147,10 @@ class EbpfOtlpConverter {
   bool is_configured() const;
 
   // ---- From aggregations (what replay/record/simulate use) ----
-  // Spans for every TCP connection and HTTP request. ConfigError without a tracer.
-  Result<TraceRequest> convert_traces(const AggregatorResults& results) const;
+  // Spans for every TCP connection and HTTP request (or those `select` accepts). ConfigError
+  // without a tracer.
+  Result<TraceRequest> convert_traces(const AggregatorResults& results,
+                                      const SpanSelector& select = {}) const;
   // Metrics for syscalls, network, memory, CPU and HTTP. ConfigError without a meter.
   Result<MetricsRequest> convert_metrics(const AggregatorResults& results) const;
   // The same, allocated on `arena` (which must outlive the result; nullptr: the caller owns
@@ -165,7 +184,8 @@ class EbpfOtlpConverter {
 
  private:
   Result<void> require(bool signal_enabled, std::string_view what) const;
-  Result<void> build_traces(const AggregatorResults& results, TraceRequest* out) const;
+  Result<void> build_traces(const AggregatorResults& results, TraceRequest* out,
+                            const SpanSelector& select) const;
   Result<void> build_metrics(const AggregatorResults& results, MetricsRequest* out) const;
   struct EventState;
 

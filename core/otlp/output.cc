@@ -1,6 +1,11 @@
 #include "core/otlp/output.h"
 
+#include <condition_variable>
+#include <deque>
 #include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -64,49 +69,81 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_otlp_headers(std:
   return out;
 }
 
-Result<OtlpExportReport> export_results(const OtlpOutput& output, const RecordingContext& recording,
-                                        const AggregatorResults& results,
-                                        const InternTable* interned) {
-  OtlpExportReport report;
-  EbpfOtlpConverter converter;
-  converter.with_resource(output.resource).with_recording(recording);
-  if (output.traces) converter.with_tracer();
-  if (output.metrics) converter.with_meter();
+// The collector side of a stream: one thread owns the exporter and sends queued requests in
+// order. Requests are owned by the queue until sent.
+struct OtlpStream::Sender {
+  struct Request {
+    OtlpSignal signal;
+    std::unique_ptr<google::protobuf::Message> message;
+    uint64_t items;
+  };
 
-  std::optional<TraceRequest> traces;
-  std::optional<MetricsRequest> metrics;
-  std::optional<ProfileOutput> profile;
-  if (output.traces) {
-    BPFTAPE_ASSIGN_OR_RETURN(traces, converter.convert_traces(results));
-    report.spans = count_items(*traces).spans;
+  explicit Sender(std::unique_ptr<OtlpHttpExporter> e) : exporter(std::move(e)) {
+    thread = std::thread([this] { run(); });
   }
-  if (output.metrics) {
-    BPFTAPE_ASSIGN_OR_RETURN(metrics, converter.convert_metrics(results));
-    report.metric_points = count_items(*metrics).metric_points;
-  }
-  const bool want_profile = output.profiles && results.cpu != nullptr;
-  if (want_profile) {
-    if (interned == nullptr) {
-      return make_error(ErrorKind::ConfigError,
-                        "exporting profiles needs the source's InternTable (stack ids)");
+  ~Sender() { stop(); }
+
+  // `wait`: block for room (final requests); else drop and count when full.
+  void push(Request request, bool wait) {
+    std::unique_lock lock(mutex);
+    if (wait) {
+      changed.wait(lock, [&] { return queue.size() < kQueueCapacity; });
+    } else if (queue.size() >= kQueueCapacity) {
+      ++dropped_requests;
+      dropped_items += request.items;
+      return;
     }
-    BPFTAPE_ASSIGN_OR_RETURN(profile, converter.convert_profile_to_otlp(
-                                          *results.cpu, *interned, results.processes,
-                                          output.profile));
-    report.profile_samples = profile->samples;
+    queue.push_back(std::move(request));
+    changed.notify_all();
   }
 
+  // Sends what is queued, then ends the thread. Idempotent.
+  void stop() {
+    {
+      std::lock_guard lock(mutex);
+      stopping = true;
+    }
+    changed.notify_all();
+    if (thread.joinable()) thread.join();
+  }
+
+  void run() {
+    for (;;) {
+      Request request;
+      {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) return;
+        request = std::move(queue.front());
+        queue.pop_front();
+        changed.notify_all();
+      }
+      auto sent = exporter->send(request.signal, *request.message);
+      std::lock_guard lock(mutex);
+      if (!sent && !first_error) first_error = sent.error();
+    }
+  }
+
+  std::unique_ptr<OtlpHttpExporter> exporter;  // used by `thread` only until stop()
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<Request> queue;
+  bool stopping = false;
+  uint64_t dropped_requests = 0;
+  uint64_t dropped_items = 0;
+  std::optional<EbpfError> first_error;
+};
+
+OtlpStream::OtlpStream(OtlpOutput output) : output_(std::move(output)) {}
+
+OtlpStream::~OtlpStream() = default;  // ~Sender stops and joins
+
+Result<std::unique_ptr<OtlpStream>> OtlpStream::open(const OtlpOutput& output) {
+  std::unique_ptr<OtlpStream> stream(new OtlpStream(output));
   if (!output.json_path.empty()) {
     BPFTAPE_ASSIGN_OR_RETURN(OtlpJsonFileWriter file, OtlpJsonFileWriter::open(output.json_path));
-    if (traces) BPFTAPE_RETURN_IF_ERROR(file.write(*traces));
-    if (metrics) BPFTAPE_RETURN_IF_ERROR(file.write(*metrics));
-    if (profile) BPFTAPE_RETURN_IF_ERROR(file.write(profile->otlp));
-    BPFTAPE_RETURN_IF_ERROR(file.close());
-    report.json_lines = file.lines();
-  }
-  if (!output.pprof_path.empty() && profile) {
-    BPFTAPE_ASSIGN_OR_RETURN(std::string gz, pprof_gzip(profile->pprof));
-    BPFTAPE_RETURN_IF_ERROR(write_file(output.pprof_path, gz));
+    stream->json_.emplace(std::move(file));
   }
   if (!output.endpoint.empty()) {
     HttpExporterConfig config;
@@ -115,17 +152,114 @@ Result<OtlpExportReport> export_results(const OtlpOutput& output, const Recordin
     config.timeout = output.timeout;
     config.max_attempts = output.max_attempts;
     BPFTAPE_ASSIGN_OR_RETURN(auto exporter, OtlpHttpExporter::create(std::move(config)));
-    std::optional<EbpfError> first;
-    auto send = [&](OtlpSignal s, const google::protobuf::Message& m) {
-      if (auto r = exporter->send(s, m); !r && !first) first = std::move(r).error();
-    };
-    if (traces) send(OtlpSignal::Traces, *traces);
-    if (metrics) send(OtlpSignal::Metrics, *metrics);
-    if (profile) send(OtlpSignal::Profiles, profile->otlp);
-    report.exporter = exporter->stats();
-    if (first) return std::unexpected(std::move(*first));
+    stream->sender_ = std::make_unique<Sender>(std::move(exporter));
   }
-  return report;
+  return stream;
+}
+
+Result<void> OtlpStream::convert_and_send(const RecordingContext& recording,
+                                          const AggregatorResults& results, bool final) {
+  EbpfOtlpConverter converter;
+  converter.with_resource(output_.resource).with_recording(recording);
+  if (output_.traces) converter.with_tracer();
+  if (output_.metrics) converter.with_meter();
+  auto send = [&](OtlpSignal signal, std::unique_ptr<google::protobuf::Message> message,
+                  uint64_t items) -> Result<void> {
+    if (json_) {
+      BPFTAPE_RETURN_IF_ERROR(json_->write(*message));
+      report_.json_lines = json_->lines();
+    }
+    if (sender_) sender_->push({signal, std::move(message), items}, /*wait=*/final);
+    return {};
+  };
+  if (output_.traces) {
+    // Intervals: the spans that ended and were not sent; finally, every span not sent yet.
+    // Identities can repeat (simulated pid/socket reuse): the k-th occurrence of an identity
+    // in aggregator order (which only ever appends) is the same span in every conversion.
+    std::map<decltype(SpanKey{}.identity()), uint64_t> seen;
+    auto select = [&](const SpanKey& key) {
+      const auto id = key.identity();
+      const uint64_t occurrence = seen[id]++;
+      uint64_t& sent = exported_spans_[id];
+      if (occurrence < sent || !(final || key.ended)) return false;
+      ++sent;
+      return true;
+    };
+    BPFTAPE_ASSIGN_OR_RETURN(TraceRequest traces, converter.convert_traces(results, select));
+    const uint64_t spans = count_items(traces).spans;
+    report_.spans += spans;
+    if (spans != 0 || final) {
+      BPFTAPE_RETURN_IF_ERROR(
+          send(OtlpSignal::Traces, std::make_unique<TraceRequest>(std::move(traces)), spans));
+    }
+  }
+  if (output_.metrics) {
+    BPFTAPE_ASSIGN_OR_RETURN(MetricsRequest metrics, converter.convert_metrics(results));
+    const uint64_t points = count_items(metrics).metric_points;
+    report_.metric_points = points;  // cumulative: the last snapshot counts
+    if (points != 0 || final) {
+      BPFTAPE_RETURN_IF_ERROR(
+          send(OtlpSignal::Metrics, std::make_unique<MetricsRequest>(std::move(metrics)), points));
+    }
+  }
+  return {};
+}
+
+Result<void> OtlpStream::export_interval(const RecordingContext& recording,
+                                         const AggregatorResults& results) {
+  if (finished_) return make_error(ErrorKind::ConfigError, "the OTLP stream is finished");
+  return convert_and_send(recording, results, /*final=*/false);
+}
+
+Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
+                                            const AggregatorResults& results,
+                                            const InternTable* interned,
+                                            const ProfileOptions& profile_options) {
+  if (finished_) return make_error(ErrorKind::ConfigError, "the OTLP stream is finished");
+  finished_ = true;
+  BPFTAPE_RETURN_IF_ERROR(convert_and_send(recording, results, /*final=*/true));
+  const bool want_profile = output_.profiles && results.cpu != nullptr;
+  if (want_profile) {
+    if (interned == nullptr) {
+      return make_error(ErrorKind::ConfigError,
+                        "exporting profiles needs the source's InternTable (stack ids)");
+    }
+    EbpfOtlpConverter converter;
+    converter.with_resource(output_.resource).with_recording(recording);
+    BPFTAPE_ASSIGN_OR_RETURN(ProfileOutput profile,
+                             converter.convert_profile_to_otlp(*results.cpu, *interned,
+                                                               results.processes, profile_options));
+    report_.profile_samples = profile.samples;
+    if (json_) {
+      BPFTAPE_RETURN_IF_ERROR(json_->write(profile.otlp));
+      report_.json_lines = json_->lines();
+    }
+    if (!output_.pprof_path.empty()) {
+      BPFTAPE_ASSIGN_OR_RETURN(std::string gz, pprof_gzip(profile.pprof));
+      BPFTAPE_RETURN_IF_ERROR(write_file(output_.pprof_path, gz));
+    }
+    if (sender_) {
+      sender_->push({OtlpSignal::Profiles,
+                     std::make_unique<ProfilesRequest>(std::move(profile.otlp)), profile.samples},
+                    /*wait=*/true);
+    }
+  }
+  if (json_) BPFTAPE_RETURN_IF_ERROR(json_->close());
+  if (sender_) {
+    sender_->stop();
+    report_.exporter = sender_->exporter->stats();
+    report_.exporter.dropped_requests += sender_->dropped_requests;
+    report_.exporter.dropped_items += sender_->dropped_items;
+    if (sender_->first_error) return std::unexpected(*sender_->first_error);
+  }
+  return report_;
+}
+
+Result<OtlpExportReport> export_results(const OtlpOutput& output, const RecordingContext& recording,
+                                        const AggregatorResults& results,
+                                        const InternTable* interned) {
+  BPFTAPE_ASSIGN_OR_RETURN(auto stream, OtlpStream::open(output));
+  return stream->finish(recording, results, interned, output.profile);
 }
 
 }  // namespace otlp::ebpf

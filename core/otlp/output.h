@@ -9,6 +9,9 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,6 +43,47 @@ struct OtlpExportReport {
   uint64_t profile_samples = 0;
   uint64_t json_lines = 0;
   ExporterStats exporter;
+};
+
+// Export as a stream: while a recording runs, export_interval() sends what is final so far —
+// the spans that ended since the last call (each span exactly once) and the cumulative metrics
+// as of the recording context's end — and finish() sends the rest: spans still open, the final
+// metrics, the profile and the pprof file. Conversion runs on the caller's thread (it reads the
+// aggregations, which the caller owns and keeps mutating between calls); requests reach the
+// collector from a sender thread owned by the stream, through a bounded queue, so a slow or
+// absent collector never stalls the caller: interval requests that find the queue full are
+// dropped and counted, finish() waits for room. The OTLP/JSON file is created by open() and
+// gets one line per request as it is made.
+class OtlpStream {
+ public:
+  static Result<std::unique_ptr<OtlpStream>> open(const OtlpOutput& output);
+  ~OtlpStream();  // stops the sender; requests still queued are tried first (finish() or not)
+  OtlpStream(const OtlpStream&) = delete;
+  OtlpStream& operator=(const OtlpStream&) = delete;
+
+  Result<void> export_interval(const RecordingContext& recording, const AggregatorResults& results);
+  // `interned` is needed only for profiles (stack ids); may be null otherwise. `profile`:
+  // sample rate and symbolizer, known only at the end of a recording. The report covers the
+  // whole stream. After finish() the stream accepts nothing more.
+  Result<OtlpExportReport> finish(const RecordingContext& recording,
+                                  const AggregatorResults& results, const InternTable* interned,
+                                  const ProfileOptions& profile);
+
+  static constexpr size_t kQueueCapacity = 64;  // requests waiting for the collector
+
+ private:
+  explicit OtlpStream(OtlpOutput output);
+  struct Sender;
+  Result<void> convert_and_send(const RecordingContext& recording, const AggregatorResults& results,
+                                bool final);
+
+  OtlpOutput output_;
+  std::optional<OtlpJsonFileWriter> json_;
+  std::unique_ptr<Sender> sender_;  // with an endpoint only
+  // Spans sent, per identity (SpanKey::identity); see convert_and_send.
+  std::map<decltype(SpanKey{}.identity()), uint64_t> exported_spans_;
+  OtlpExportReport report_;
+  bool finished_ = false;
 };
 
 // Converts the aggregations and exports them. With an endpoint, each signal is one request;
