@@ -1,7 +1,9 @@
 #include "core/tape/writer.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -201,6 +203,13 @@ TapeWriter::Stats TapeWriter::stats() const {
 }
 
 void TapeWriter::worker_loop() {
+  // Compression is throughput work; the caller (the recorder's drain loop) is latency work:
+  // where they share a CPU, the drain loop must win at once when a wakeup arrives. Best
+  // effort: a failure only loses the preference.
+  const int tid = static_cast<int>(::syscall(SYS_gettid));
+  errno = 0;
+  const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+  if (errno == 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice + 10));
   for (;;) {
     SerializedFrame frame;
     {
