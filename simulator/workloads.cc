@@ -1,8 +1,11 @@
 // Workload models: what a web server, a batch job, a leaky allocator, a CPU-bound program and
 // a fork/exec storm look like to bpftape's BPF programs. Each workload draws from its own
 // random stream ("workload/<name>"), so the faults and the other workloads never change it.
+#include <algorithm>
 #include <array>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -74,10 +77,58 @@ constexpr std::array<Route, 5> kRoutes{{{"GET", "/index.html", 200, 30},
                                         {"GET", "/healthz", 200, 15},
                                         {"GET", "/missing", 404, 5}}};
 
+constexpr uint32_t kMinResponseBytes = 200;
+constexpr uint32_t kMaxResponseBytes = 20000;
+
+// The HTTP lines the payload events carry, each interned once: a line's id is fixed at its
+// first use (the id interning it every time would give); later uses index an array instead
+// of formatting and hashing the line again.
+class HttpLines {
+ public:
+  StringId request(otlp::ebpf::InternTable& interned, const Route& route) {
+    StringId& id = requests_[&route - kRoutes.data()];
+    if (id == otlp::ebpf::kNoId) {
+      id = intern(interned, "{} {} HTTP/1.1\r\nHost: shop.example\r\n", route.method, route.path);
+    }
+    return id;
+  }
+  StringId response(otlp::ebpf::InternTable& interned, int status, uint32_t bytes) {
+    std::vector<StringId>& by_bytes = responses_[status_slot(status)];
+    if (by_bytes.empty()) by_bytes.resize(kMaxResponseBytes - kMinResponseBytes + 1);
+    StringId& id = by_bytes[bytes - kMinResponseBytes];
+    if (id == otlp::ebpf::kNoId) {
+      id = intern(interned, "HTTP/1.1 {} {}\r\nContent-Length: {}\r\n", status,
+                  status < 300 ? "OK" : status == 404 ? "Not Found" : "Error", bytes);
+    }
+    return id;
+  }
+
+ private:
+  static constexpr std::array<int, 4> kStatuses{200, 201, 404, 500};  // routes' and 500
+  static_assert(std::ranges::all_of(kRoutes, [](const Route& r) {
+    return std::ranges::find(kStatuses, r.status) != kStatuses.end();
+  }));
+
+  static size_t status_slot(int status) {
+    return static_cast<size_t>(std::ranges::find(kStatuses, status) - kStatuses.begin());
+  }
+  template <typename... Args>
+  static StringId intern(otlp::ebpf::InternTable& interned, fmt::format_string<Args...> format,
+                         Args&&... args) {
+    fmt::memory_buffer line;  // on the stack: these lines are short
+    fmt::format_to(std::back_inserter(line), format, std::forward<Args>(args)...);
+    return interned.intern_string(std::string_view(line.data(), line.size()));
+  }
+
+  std::array<StringId, kRoutes.size()> requests_{};  // kNoId until first used
+  std::array<std::vector<StringId>, kStatuses.size()> responses_;  // [status][bytes - min]
+};
+
 class WebConnection : public Actor {
  public:
-  WebConnection(World& w, Rng& rng, Thread worker, uint64_t socket_id, uint32_t index)
-      : rng_(rng), worker_(worker), socket_id_(socket_id) {
+  WebConnection(World& w, Rng& rng, HttpLines& lines, Thread worker, uint64_t socket_id,
+                uint32_t index)
+      : rng_(rng), lines_(lines), worker_(worker), socket_id_(socket_id) {
     SocketEndpoints ep;
     ep.family = SocketEndpoints::kInet;
     ep.local = {10, 0, 0, 1};
@@ -107,9 +158,7 @@ class WebConnection : public Actor {
           in_flight_[in_flight_count_++] = route;
           auto bytes = static_cast<uint32_t>(rng_.between(80, 600));
           received_ += bytes;
-          std::string line = fmt::format("{} {} HTTP/1.1\r\nHost: shop.example\r\n",
-                                         route->method, route->path);
-          StringId payload = w.interned().intern_string(line);
+          StringId payload = lines_.request(w.interned(), *route);
           uint64_t t = now + static_cast<uint64_t>(i) * 2000;
           w.emit(worker_.cpu, network(EbpfEventType::NetworkPacket, t, NetDirection::Receive, bytes, 0));
           w.emit(worker_.cpu, network(EbpfEventType::NetworkPayload, t + 500, NetDirection::Receive, bytes, payload));
@@ -124,12 +173,9 @@ class WebConnection : public Actor {
         in_flight_[0] = in_flight_[1];
         --in_flight_count_;
         int status = rng_.chance(0.01) ? 500 : route->status;
-        auto bytes = static_cast<uint32_t>(rng_.between(200, 20000));
+        auto bytes = static_cast<uint32_t>(rng_.between(kMinResponseBytes, kMaxResponseBytes));
         sent_ += bytes;
-        std::string line = fmt::format("HTTP/1.1 {} {}\r\nContent-Length: {}\r\n", status,
-                                       status < 300 ? "OK" : status == 404 ? "Not Found" : "Error",
-                                       bytes);
-        StringId payload = w.interned().intern_string(line);
+        StringId payload = lines_.response(w.interned(), status, bytes);
         w.emit(worker_.cpu, network(EbpfEventType::NetworkPayload, now, NetDirection::Send, bytes, payload));
         w.emit(worker_.cpu, network(EbpfEventType::NetworkPacket, now + 200, NetDirection::Send, bytes, 0));
         emit_syscall(w, worker_, now + 300, kWrite, bytes, duration_ns(rng_, 3000));
@@ -190,6 +236,7 @@ class WebConnection : public Actor {
   }
 
   Rng& rng_;
+  HttpLines& lines_;
   Thread worker_;
   uint64_t socket_id_;
   StringId endpoints_;
@@ -213,7 +260,8 @@ class WebSpawner : public Actor {
   uint64_t act(World& w, uint64_t now) override {
     Thread worker = workers_[rng_.below(workers_.size())];
     uint64_t socket_id = 0xffff888000000000ull + (uint64_t{connections_} << 8);
-    w.add_actor(std::make_unique<WebConnection>(w, rng_, worker, socket_id, connections_), now);
+    w.add_actor(std::make_unique<WebConnection>(w, rng_, lines_, worker, socket_id, connections_),
+                now);
     ++connections_;
     double per_s = w.options().web_requests_per_s / w.options().web_requests_per_connection;
     return now + 1 + static_cast<uint64_t>(rng_.exponential(1e9 / per_s));
@@ -221,6 +269,7 @@ class WebSpawner : public Actor {
 
  private:
   Rng& rng_;
+  HttpLines lines_;  // shared by its connections, which it outlives (the world owns both)
   std::vector<Thread> workers_;
   uint32_t connections_ = 0;
 };
