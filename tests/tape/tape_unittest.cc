@@ -215,13 +215,30 @@ TEST(TapeWriter, FileIsMode0600AndExistingFilesAreNotOverwritten) {
   EXPECT_TRUE((*reader)->complete());
 }
 
-TEST(TapeWriter, DiskFullIsAnErrorAndLeavesTheWrittenFramesReadable) {
+TEST(TapeWriter, BackgroundCompressionWritesTheSameBytes) {
+  InternTable interns;
+  auto events = mixed_stream(30000, &interns);
+  WriterOptions options;
+  options.frame_bytes = 16 * 1024;  // many frames: the queue fills and the caller waits
+  options.queued_frames = 2;
+  auto inline_bytes = write_memory_tape(split(events, 500), interns, options);
+  options.background_compression = true;
+  auto background_bytes = write_memory_tape(split(events, 500), interns, options);
+  EXPECT_EQ(background_bytes, inline_bytes);
+}
+
+// Disk full, with frames compressed inline or on the writer's thread (where the failure is
+// returned by a later append, or at the latest by close()).
+class TapeWriterDiskFull : public ::testing::TestWithParam<bool> {};
+
+TEST_P(TapeWriterDiskFull, IsAnErrorAndLeavesTheWrittenFramesReadable) {
   InternTable interns;
   auto events = syscall_storm(50000);
   WriterOptions options;
   options.frame_bytes = 8 * 1024;
   // Learn the size of a complete tape, then fail the sink halfway through it.
   auto full = write_memory_tape(split(events, 1000), interns, options);
+  options.background_compression = GetParam();
   std::vector<uint8_t> bytes;
   auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes, full.size() / 2),
                                    test_metadata(), interns, options);
@@ -231,11 +248,14 @@ TEST(TapeWriter, DiskFullIsAnErrorAndLeavesTheWrittenFramesReadable) {
     r = (*writer)->append(b);
     if (!r) break;
   }
+  if (r && options.background_compression) r = (*writer)->close();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), ErrorKind::Io);
   EXPECT_THAT(r.error().message(), HasSubstr("No space left on device"));
   EXPECT_THAT(r.error().message(), HasSubstr("intact"));
-  EXPECT_FALSE((*writer)->close());  // the failure is sticky
+  EXPECT_FALSE((*writer)->append(split(events, 1000)[0])) << "the failure is sticky";
+  EXPECT_FALSE((*writer)->close());
+  writer->reset();  // joins a worker: nothing more may reach the sink
 
   auto reader = open_ok(bytes);
   EXPECT_FALSE(reader->complete());
@@ -249,52 +269,8 @@ TEST(TapeWriter, DiskFullIsAnErrorAndLeavesTheWrittenFramesReadable) {
   EXPECT_THAT(reader->warnings()[0], HasSubstr(fmt::format("{} events", got.size())));
 }
 
-TEST(TapeWriter, BackgroundCompressionWritesTheSameBytes) {
-  InternTable interns;
-  auto events = mixed_stream(30000, &interns);
-  WriterOptions options;
-  options.frame_bytes = 16 * 1024;  // many frames: the queue fills and the caller waits
-  options.queued_frames = 2;
-  auto inline_bytes = write_memory_tape(split(events, 500), interns, options);
-  options.background_compression = true;
-  auto background_bytes = write_memory_tape(split(events, 500), interns, options);
-  EXPECT_EQ(background_bytes, inline_bytes);
-}
-
-TEST(TapeWriter, DiskFullOnTheCompressionThreadSurfacesLaterAndKeepsAReadablePrefix) {
-  InternTable interns;
-  auto events = syscall_storm(50000);
-  WriterOptions options;
-  options.frame_bytes = 8 * 1024;
-  auto full = write_memory_tape(split(events, 1000), interns, options);
-  options.background_compression = true;
-  std::vector<uint8_t> bytes;
-  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes, full.size() / 2),
-                                   test_metadata(), interns, options);
-  ASSERT_TRUE(writer);
-  // The worker's failure is returned by a later append, or at the latest by close().
-  Result<void> r;
-  for (auto& b : split(events, 1000)) {
-    r = (*writer)->append(b);
-    if (!r) break;
-  }
-  if (r) r = (*writer)->close();
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().kind(), ErrorKind::Io);
-  EXPECT_THAT(r.error().message(), HasSubstr("No space left on device"));
-  EXPECT_FALSE((*writer)->append(split(events, 1000)[0])) << "the failure is sticky";
-  EXPECT_FALSE((*writer)->close());
-  writer->reset();  // joins the worker: nothing more may reach the sink
-
-  auto reader = open_ok(bytes);
-  EXPECT_FALSE(reader->complete());
-  std::optional<EbpfError> error;
-  auto got = flatten(read_all(*reader, &error));
-  EXPECT_FALSE(error);
-  ASSERT_GT(got.size(), 0u);
-  ASSERT_LT(got.size(), events.size());
-  EXPECT_TRUE(std::equal(got.begin(), got.end(), events.begin()));
-}
+INSTANTIATE_TEST_SUITE_P(InlineAndBackground, TapeWriterDiskFull, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Background" : "Inline"; });
 
 TEST(TapeReader, TruncationAtEveryOffsetYieldsAPrefixAndAWarning) {
   InternTable interns;
