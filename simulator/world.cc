@@ -72,20 +72,24 @@ uint64_t World::skewed(uint16_t cpu_index, uint64_t ts) {
   return result > 0 ? static_cast<uint64_t>(result) : 1;
 }
 
+void World::stamp(uint16_t cpu_index, EbpfEvent& event) {
+  event.cpu = cpu_index;
+  if (options_.faults & kClockSkew) event.timestamp_ns = skewed(cpu_index, event.timestamp_ns);
+}
+
 void World::emit(uint16_t cpu_index, const EbpfEvent& event) {
   ++stats_.emitted;
   cpu_index = static_cast<uint16_t>(cpu_index % cpus_.size());
-  EbpfEvent e = event;
-  e.cpu = cpu_index;
-  if (options_.faults & kClockSkew) e.timestamp_ns = skewed(cpu_index, e.timestamp_ns);
   Cpu& cpu = cpus_[cpu_index];
-  if (cpu.ring.size() >= ring_capacity_) {
-    ++cpu.lost_since_drain;  // what the BPF side counts when bpf_ringbuf_reserve fails
-    ++stats_.dropped;
-    if (observer_) observer_->on_dropped(e);
+  if (cpu.ring.size() < ring_capacity_) {
+    stamp(cpu_index, cpu.ring.emplace_back(event));  // in place: no copy through the stack
     return;
   }
-  cpu.ring.push_back(e);
+  EbpfEvent e = event;
+  stamp(cpu_index, e);
+  ++cpu.lost_since_drain;  // what the BPF side counts when bpf_ringbuf_reserve fails
+  ++stats_.dropped;
+  if (observer_) observer_->on_dropped(e);
 }
 
 void World::run_until(uint64_t time) {
@@ -133,9 +137,9 @@ void World::poll(EventBatch& batch, bool final_drain) {
           otlp::ebpf::LossRecord{now_, static_cast<uint16_t>(i), cpu.lost_since_drain});
       cpu.lost_since_drain = 0;
     }
-    for (const auto& e : cpu.ring) {
-      batch.events.push_back(e);
-      if (observer_) observer_->on_delivered(e, interned_);
+    batch.events.insert(batch.events.end(), cpu.ring.begin(), cpu.ring.end());
+    if (observer_) {
+      for (const auto& e : cpu.ring) observer_->on_delivered(e, interned_);
     }
     stats_.delivered += cpu.ring.size();
     cpu.ring.clear();

@@ -170,6 +170,8 @@ class World {
   };
   void run_until(uint64_t time);
   void poll(EventBatch& batch, bool final_drain);
+  // What the CPU's BPF program writes: its CPU number and its clock's (skewed) timestamp.
+  void stamp(uint16_t cpu, EbpfEvent& event);
   uint64_t skewed(uint16_t cpu, uint64_t ts);
 
   SimOptions options_;
