@@ -196,6 +196,13 @@ void print_json(const std::string& path, uint64_t recorded_lost, const sim::Arri
 
 int run_capacity(const Args& args) {
   ArgParser parser = make_parser();
+  // `--from --help` would read "--help" as the tape: help wins wherever it appears.
+  for (const auto& arg : args) {
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(parser.help_text().c_str(), stdout);
+      return kExitOk;
+    }
+  }
   auto parsed = parse_or_exit(parser, args);
   if (!parsed) return parsed.error();
   auto usage = [](const std::string& message) {

@@ -93,5 +93,28 @@ TEST(CliTest, DoctorUnprivilegedSaysWhatIsMissingAndFails) {
   EXPECT_NE(r.out.find("recording will NOT work"), std::string::npos) << r.out;
 }
 
+// `simulate --from`: the capacity model on a shipped recording, and its usage errors.
+TEST(CliTest, CapacityModelOnAShippedTapeAndItsUsageErrors) {
+  const std::string tape = std::string(BPFTAPE_SOURCE_DIR) + "/traces/leak.bpftape";
+  auto r = run_command({kBinary, "simulate", "--from", tape, "--ring-size", "4K,1M", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"records\":3012"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"label\":\"ring 4.0 KiB\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"label\":\"ring 1.0 MiB\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"bpf_stats\":true"), std::string::npos) << "a real recording has BPF stats";
+
+  auto help = run_command({kBinary, "simulate", "--from", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("Capacity model"), std::string::npos);
+  auto bad_size = run_command({kBinary, "simulate", "--from", tape, "--ring-size", "3K"});
+  EXPECT_EQ(bad_size.exit_code, 2);
+  EXPECT_NE(bad_size.err.find("--ring-size"), std::string::npos) << bad_size.err;
+  auto scenario = run_command({kBinary, "simulate", "--from", tape, "--scenario", "web"});
+  EXPECT_EQ(scenario.exit_code, 2) << "simulation flags do not apply to the model";
+  auto missing = run_command({kBinary, "simulate", "--from", "/nonexistent.bpftape"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("No such file"), std::string::npos) << missing.err;
+}
+
 }  // namespace
 }  // namespace otlp::ebpf
