@@ -91,6 +91,49 @@ class Collector {
   EventBatch batch_;
 };
 
+// A child process held on a pipe until release(): a test forks it, sets its filters on the
+// child's pid, then lets it run, so every event of interest happens after the probes attach.
+// `body` runs in the child (it may exec; returning means exit status 0).
+class HeldChild {
+ public:
+  explicit HeldChild(const std::function<void()>& body) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(fds[1]);
+      char byte;
+      if (read(fds[0], &byte, 1) != 1) _exit(2);
+      body();
+      _exit(0);
+    }
+    close(fds[0]);
+    go_ = fds[1];
+  }
+  HeldChild(const HeldChild&) = delete;
+  HeldChild& operator=(const HeldChild&) = delete;
+
+  pid_t pid() const { return pid_; }  // <= 0 when the fork failed
+  // Lets the child run (once).
+  void release() {
+    if (go_ < 0) return;
+    EXPECT_EQ(write(go_, "x", 1), 1);
+    close(go_);
+    go_ = -1;
+  }
+  // release(), then waits for the child; its wait status.
+  int release_and_wait() {
+    release();
+    int status = 0;
+    EXPECT_EQ(waitpid(pid_, &status, 0), pid_);
+    return status;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int go_ = -1;
+};
+
 inline uint64_t lost(const std::vector<LossRecord>& losses) {
   uint64_t n = 0;
   for (const auto& l : losses) n += l.count;

@@ -20,30 +20,17 @@ namespace {
 
 constexpr int kCalls = 1000;
 
-// Forks a child that waits for a byte on a pipe, then makes `getpids` getpid() and
-// `getppids` getppid() calls and exits. Returns the pid; write to *go to release it.
-pid_t spawn_caller(int getpids, int getppids, int* go) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[1]);
-    char byte;
-    if (read(fds[0], &byte, 1) != 1) _exit(2);
+// A held child's body: `getpids` getpid() calls, then `getppids` getppid() calls.
+std::function<void()> caller(int getpids, int getppids) {
+  return [getpids, getppids] {
     for (int i = 0; i < getpids; ++i) syscall(SYS_getpid);
     for (int i = 0; i < getppids; ++i) syscall(SYS_getppid);
-    _exit(0);
-  }
-  close(fds[0]);
-  *go = fds[1];
-  return pid;
+  };
 }
 
-void release_and_wait(pid_t pid, int go) {
-  ASSERT_EQ(write(go, "x", 1), 1);
-  close(go);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+// Lets the child run and requires a clean exit.
+void finish(HeldChild& child) {
+  const int status = child.release_and_wait();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
@@ -61,11 +48,10 @@ TEST(SyscallLivetest, ExactlyNGetpidCallsWithReturnValueAndDuration) {
   Collector collector;
   collector.add(**probe);
 
-  int go = -1;
-  const pid_t child = spawn_caller(kCalls, 0, &go);
+  HeldChild held(caller(kCalls, 0));
+  const pid_t child = held.pid();
   ASSERT_GT(child, 0);
-  ASSERT_EQ(write(go, "x", 1), 1);
-  close(go);
+  held.release();
   // No filter: the whole machine is recorded, so drain while the child runs.
   const int status = collector.wait_draining(child);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -100,10 +86,10 @@ TEST(SyscallLivetest, DisabledSyscallProducesNoEvents) {
   Collector collector;
   collector.add(**probe);
 
-  int go = -1;
-  const pid_t child = spawn_caller(kCalls, kCalls / 2, &go);
+  HeldChild held(caller(kCalls, kCalls / 2));
+  const pid_t child = held.pid();
   ASSERT_GT(child, 0);
-  release_and_wait(child, go);
+  finish(held);
   collector.drain_once();
   const auto events = collector.of(child, EbpfEventType::Syscall);
   EXPECT_EQ(count_nr(events, SYS_getpid), 0u);
@@ -111,9 +97,10 @@ TEST(SyscallLivetest, DisabledSyscallProducesNoEvents) {
 
   // Re-enabled at run time: takes effect without reloading.
   ASSERT_TRUE((*probe)->set_syscall_enabled(SYS_getpid, true));
-  const pid_t second = spawn_caller(kCalls, 0, &go);
+  HeldChild second_child(caller(kCalls, 0));
+  const pid_t second = second_child.pid();
   ASSERT_GT(second, 0);
-  release_and_wait(second, go);
+  finish(second_child);
   collector.drain_once();
   EXPECT_EQ(count_nr(collector.of(second, EbpfEventType::Syscall), SYS_getpid),
             static_cast<size_t>(kCalls));
@@ -121,9 +108,10 @@ TEST(SyscallLivetest, DisabledSyscallProducesNoEvents) {
 
 TEST(SyscallLivetest, PidFilterSetBeforeLoadTracesOnlyThatProcess) {
   BPFTAPE_REQUIRE_LIVE();
-  int go_in = -1, go_out = -1;
-  const pid_t inside = spawn_caller(kCalls, 0, &go_in);
-  const pid_t outside = spawn_caller(kCalls, 0, &go_out);
+  HeldChild inside_child(caller(kCalls, 0));
+  HeldChild outside_child(caller(kCalls, 0));
+  const pid_t inside = inside_child.pid();
+  const pid_t outside = outside_child.pid();
   ASSERT_GT(inside, 0);
   ASSERT_GT(outside, 0);
   ProbeOptions options;
@@ -133,8 +121,8 @@ TEST(SyscallLivetest, PidFilterSetBeforeLoadTracesOnlyThatProcess) {
   ASSERT_TRUE((*probe)->attach());
   Collector collector;
   collector.add(**probe);
-  release_and_wait(inside, go_in);
-  release_and_wait(outside, go_out);
+  finish(inside_child);
+  finish(outside_child);
   collector.drain_once();
   EXPECT_EQ(count_nr(collector.of(inside, EbpfEventType::Syscall), SYS_getpid),
             static_cast<size_t>(kCalls));
@@ -198,9 +186,10 @@ TEST(SyscallLivetest, CgroupFilterTracesOnlyThatCgroup) {
   ASSERT_EQ(stat(dir.c_str(), &st), 0);
   const uint64_t cgroup_id = st.st_ino;  // a cgroup v2 id is its directory's inode number
 
-  int go_in = -1, go_out = -1;
-  const pid_t inside = spawn_caller(kCalls, 0, &go_in);
-  const pid_t outside = spawn_caller(kCalls, 0, &go_out);
+  HeldChild inside_child(caller(kCalls, 0));
+  HeldChild outside_child(caller(kCalls, 0));
+  const pid_t inside = inside_child.pid();
+  const pid_t outside = outside_child.pid();
   ASSERT_GT(inside, 0);
   ASSERT_GT(outside, 0);
   {
@@ -215,8 +204,8 @@ TEST(SyscallLivetest, CgroupFilterTracesOnlyThatCgroup) {
   ASSERT_TRUE((*probe)->attach());
   Collector collector;
   collector.add(**probe);
-  release_and_wait(inside, go_in);
-  release_and_wait(outside, go_out);
+  finish(inside_child);
+  finish(outside_child);
   collector.drain_once();
   EXPECT_EQ(count_nr(collector.of(inside, EbpfEventType::Syscall), SYS_getpid),
             static_cast<size_t>(kCalls));
@@ -227,8 +216,8 @@ TEST(SyscallLivetest, TinyRingCountsEveryDropAsLoss) {
   BPFTAPE_REQUIRE_LIVE();
   ProbeOptions options;
   options.ring_bytes = 4096;  // ~80 records fit; the child makes far more
-  int go = -1;
-  const pid_t child = spawn_caller(kCalls, 0, &go);
+  HeldChild held(caller(kCalls, 0));
+  const pid_t child = held.pid();
   ASSERT_GT(child, 0);
   options.filter.tgids = {static_cast<uint32_t>(child)};
   auto probe = SyscallProbe::create(options);
@@ -239,7 +228,7 @@ TEST(SyscallLivetest, TinyRingCountsEveryDropAsLoss) {
   ASSERT_TRUE((*probe)->attach());
   Collector collector;
   collector.add(**probe);
-  release_and_wait(child, go);  // nobody drains while the child runs
+  finish(held);  // nobody drains while the child runs
   collector.drain_once();
   const size_t seen = count_nr(collector.of(child, EbpfEventType::Syscall), SYS_getpid);
   const uint64_t dropped = lost(collector.losses());

@@ -17,39 +17,23 @@
 namespace otlp::ebpf {
 namespace {
 
+using testing::HeldChild;
 
-// Forks the workload held on a pipe; write a byte to *go to let it exec.
-pid_t spawn_workload(const std::vector<std::string>& args, int* go) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  const pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[1]);
-    char byte;
-    if (read(fds[0], &byte, 1) != 1) _exit(2);
+// A held child that execs the test workload with `args` once released.
+std::function<void()> workload(const std::vector<std::string>& args) {
+  return [args] {
     std::vector<char*> argv{const_cast<char*>(BPFTAPE_WORKLOAD)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     execv(argv[0], argv.data());
     _exit(127);
-  }
-  close(fds[0]);
-  *go = fds[1];
-  return pid;
-}
-
-int release_and_wait(pid_t pid, int go) {
-  EXPECT_EQ(write(go, "x", 1), 1);
-  close(go);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
+  };
 }
 
 TEST(TracersLivetest, SyscallTracerCountsEveryGetpidOfTheChildAndHonoursFilterSyscall) {
   BPFTAPE_REQUIRE_LIVE();
-  int go = -1;
-  const pid_t child = spawn_workload({"syscalls", "3000"}, &go);
+  HeldChild held(workload({"syscalls", "3000"}));
+  const pid_t child = held.pid();
   ASSERT_GT(child, 0);
   EbpfSyscallTracer tracer(EbpfConfig{}.with_syscall_tracing(true));
   tracer.with_filter(ProbeFilter{.tgids = {static_cast<uint32_t>(child)}});
@@ -58,7 +42,7 @@ TEST(TracersLivetest, SyscallTracerCountsEveryGetpidOfTheChildAndHonoursFilterSy
   auto started = tracer.start();
   ASSERT_TRUE(started) << started.error().to_string();
   EXPECT_TRUE(tracer.is_running());
-  const int status = release_and_wait(child, go);
+  const int status = held.release_and_wait();
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   auto events = tracer.stop();
   ASSERT_TRUE(events) << events.error().to_string();
@@ -84,21 +68,19 @@ TEST(TracersLivetest, SyscallTracerCountsEveryGetpidOfTheChildAndHonoursFilterSy
 
 TEST(TracersLivetest, CpuProfilerPauseStopsSamplingAndStopReturnsASymbolizedProfile) {
   BPFTAPE_REQUIRE_LIVE();
-  int go = -1;
-  const pid_t child = spawn_workload({"spin", "1200"}, &go);
+  HeldChild held(workload({"spin", "1200"}));
+  const pid_t child = held.pid();
   ASSERT_GT(child, 0);
   EbpfCpuProfiler profiler(EbpfConfig{}.with_sample_rate(199));
   profiler.with_filter(ProbeFilter{.tgids = {static_cast<uint32_t>(child)}});
   ASSERT_TRUE(profiler.start());
   // Paused before the child runs: nothing sampled; resumed: the spin is sampled.
   ASSERT_TRUE(profiler.pause());
-  ASSERT_EQ(write(go, "x", 1), 1);
-  close(go);
+  held.release();
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   const uint64_t while_paused = profiler.get_stats().samples;
   ASSERT_TRUE(profiler.resume());
-  int status = 0;
-  waitpid(child, &status, 0);
+  held.release_and_wait();
   auto profile = profiler.stop();
   ASSERT_TRUE(profile) << profile.error().to_string();
   EXPECT_EQ(while_paused, 0u);
