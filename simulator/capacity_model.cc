@@ -18,7 +18,10 @@ void ArrivalPattern::push(uint64_t timestamp_ns, uint16_t cpu, transport::RingRo
 
 void ArrivalPattern::add(const EbpfEvent& event) {
   const transport::RingRoute route = transport::ring_route(event.event_type);
-  if (route.footprint == 0) return;
+  if (route.footprint != 0) add_arrival(event, route);
+}
+
+void ArrivalPattern::add_arrival(const EbpfEvent& event, transport::RingRoute route) {
   ++recorded_[index(route.ring)];
   if (!options_.filter.matches(event)) return;
   const bool resample = event.event_type == EbpfEventType::CpuSample && options_.sample_hz != 0 &&
@@ -44,8 +47,9 @@ void ArrivalPattern::add_batch(const otlp::ebpf::EventBatch& batch) {
   uint64_t first = UINT64_MAX, last = 0;
   size_t arrivals = 0;
   for (const auto& e : batch.events) {
-    add(e);
-    if (transport::ring_route(e.event_type).footprint == 0) continue;
+    const transport::RingRoute route = transport::ring_route(e.event_type);
+    if (route.footprint == 0) continue;
+    add_arrival(e, route);
     first = std::min(first, e.timestamp_ns);
     last = std::max(last, e.timestamp_ns);
     ++arrivals;

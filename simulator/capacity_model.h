@@ -73,6 +73,8 @@ class ArrivalPattern {
 
  private:
   static size_t index(transport::Ring ring) { return static_cast<size_t>(ring); }
+  // A recorded event that occupies ring space (route.footprint > 0).
+  void add_arrival(const otlp::ebpf::EbpfEvent& event, transport::RingRoute route);
   void push(uint64_t timestamp_ns, uint16_t cpu, transport::RingRoute route);
 
   ArrivalOptions options_;

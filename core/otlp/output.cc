@@ -177,7 +177,7 @@ Result<void> OtlpStream::convert_and_send(const RecordingContext& recording,
     // Identities can repeat (simulated pid/socket reuse): the k-th occurrence of an identity
     // in aggregator order (which only ever appends) is the same span in every conversion.
     std::map<decltype(SpanKey{}.identity()), uint64_t> seen;
-    auto select = [&](const SpanKey& key) {
+    SpanSelector select = [&](const SpanKey& key) {
       const auto id = key.identity();
       const uint64_t occurrence = seen[id]++;
       uint64_t& sent = exported_spans_[id];
@@ -185,6 +185,9 @@ Result<void> OtlpStream::convert_and_send(const RecordingContext& recording,
       ++sent;
       return true;
     };
+    // A stream that ends without having sent anything (replay, convert) sends every span:
+    // no bookkeeping, nothing follows.
+    if (final && exported_spans_.empty()) select = nullptr;
     BPFTAPE_ASSIGN_OR_RETURN(TraceRequest traces, converter.convert_traces(results, select));
     const uint64_t spans = count_items(traces).spans;
     report_.spans += spans;
