@@ -93,6 +93,51 @@ void BM_ReplayPipeline(benchmark::State& state, const std::string& name) {
   set_counters(state, in);
 }
 
+// Where the pipeline's time goes: the same replay (one decode thread) with fewer stages.
+// upto:0 is FileSource alone (tape read: zstd + column decode); upto:1 adds Sorter +
+// EventProcessor without tracers. BM_ReplayPipeline/*/1 minus upto:1 is the tracers' share.
+void BM_ReplayStage(benchmark::State& state, const std::string& name) {
+  Input& in = input(name);
+  const bool decode_only = state.range(0) == 0;
+  FileSourceOptions options;
+  options.decode_threads = 1;
+  for (auto _ : state) {
+    auto source = FileSource::open(in.path, options);
+    if (!source) {
+      state.SkipWithError("setup failed");
+      return;
+    }
+    uint64_t events = 0;
+    if (decode_only) {
+      otlp::ebpf::EventBatch batch;
+      for (;;) {
+        auto more = (*source)->next(batch);
+        if (!more) {
+          state.SkipWithError(more.error().to_string().c_str());
+          return;
+        }
+        if (!*more) break;
+        events += batch.events.size();
+      }
+    } else {
+      otlp::ebpf::PipelineOptions pipeline_options;
+      pipeline_options.reorder_window_ns = otlp::ebpf::kDefaultReorderWindowNs;
+      auto pipeline = otlp::ebpf::Pipeline::create(pipeline_options);
+      if (!pipeline) {
+        state.SkipWithError("setup failed");
+        return;
+      }
+      if (auto r = (*pipeline)->run(**source); !r) {
+        state.SkipWithError(r.error().to_string().c_str());
+        return;
+      }
+      events = (*pipeline)->stats().source_events;
+    }
+    if (events != in.events) state.SkipWithError("short replay");
+  }
+  set_counters(state, in);
+}
+
 // The command itself, report included (process start, symbolization, formatting).
 void BM_ReplayCommand(benchmark::State& state, const std::string& name) {
   Input& in = input(name);
@@ -124,6 +169,8 @@ void BM_ZstdInProcess(benchmark::State& state, const std::string& name) {
 
 REPLAY_BENCH(BM_ReplayPipeline, syscalls)->Arg(1)->Arg(2);
 REPLAY_BENCH(BM_ReplayPipeline, mixed)->Arg(1)->Arg(2);
+REPLAY_BENCH(BM_ReplayStage, syscalls)->ArgName("upto")->Arg(0)->Arg(1);
+REPLAY_BENCH(BM_ReplayStage, mixed)->ArgName("upto")->Arg(0)->Arg(1);
 REPLAY_BENCH(BM_ReplayCommand, syscalls);
 REPLAY_BENCH(BM_ReplayCommand, mixed);
 REPLAY_BENCH(BM_ZstdCliDecompress, syscalls);
