@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <unordered_map>
 #include <vector>
 
+#include "core/flat_hash_map.h"
 #include "core/tracers/aggregator.h"
 
 namespace otlp::ebpf {
@@ -40,24 +40,25 @@ class MemoryAggregator : public Aggregator {
 
  private:
   struct Key {
-    uint32_t pid;
-    uint64_t address;
+    uint32_t pid = 0;
+    uint64_t address = 0;
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
-    size_t operator()(const Key& k) const {
-      return std::hash<uint64_t>{}(k.address * 0x9E3779B97F4A7C15ull ^ k.pid);
-    }
+    // FlatHashMap mixes the bits (Fibonacci hashing): combining is enough here.
+    size_t operator()(const Key& k) const { return k.address ^ (uint64_t{k.pid} << 32); }
   };
   struct Live {
-    uint64_t size;
-    uint64_t timestamp_ns;
-    StackId stack;
+    uint64_t size = 0;
+    uint64_t timestamp_ns = 0;
+    StackId stack = kNoId;
   };
   void allocate(const EbpfEvent& e, uint64_t address, uint64_t size);
   void release(uint32_t pid, uint64_t address);
 
-  std::unordered_map<Key, Live, KeyHash> live_;
+  // One entry per outstanding block: an open-addressing table (no heap node per malloc).
+  // Its iteration order never reaches an output (outstanding_by_stack groups into a map).
+  FlatHashMap<Key, Live, KeyHash> live_;
   MemoryStats stats_;
 };
 
