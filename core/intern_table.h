@@ -9,11 +9,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <span>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/event.h"
@@ -41,20 +39,36 @@ class InternTable {
   uint32_t string_count() const { return static_cast<uint32_t>(strings_.size()); }
   uint32_t stack_count() const { return static_cast<uint32_t>(stacks_.size()); }
   // Bytes held (for memory accounting and bounded-memory checks).
-  size_t memory_bytes() const { return bytes_; }
+  size_t memory_bytes() const;
 
  private:
-  struct ViewHash {
-    size_t operator()(std::string_view v) const { return std::hash<std::string_view>{}(v); }
+  // Open-addressing index from content to id, one per kind. A slot is (32 bits of the content's
+  // hash << 32 | id), 0 when empty (ids start at 1): a probe compares bytes only when the hash
+  // bits match, and a new entry (the common case when a tape is read: every entry is new) costs
+  // one hash and usually one slot. Linear probing, never erased; load <= 3/4.
+  struct Index {
+    std::vector<uint64_t> slots;
+    size_t size = 0;
   };
-  std::deque<std::string> string_storage_;        // deque: elements never relocate
-  std::vector<std::string_view> strings_;         // id-1 -> bytes
-  std::unordered_map<std::string_view, StringId, ViewHash> string_ids_;
-  std::deque<std::vector<uint64_t>> stack_storage_;
+  // The id of `bytes` (32-bit hash `h`) in `index`, whose ids' contents `views` holds; when
+  // absent, calls `add()` (which appends the entry to `views`) and returns the new id.
+  template <typename Views, typename Add>
+  static uint32_t find_or_insert(Index& index, const Views& views, std::string_view bytes,
+                                 uint32_t h, Add&& add);
+  static void grow(Index& index);
+  // Copies `bytes` into the arena (8-byte aligned, so stacks can be read as uint64_t).
+  const char* store(std::string_view bytes);
+
+  // Contents live in an arena of chunks that never move: views stay valid, and a table of many
+  // small strings costs a few allocations instead of one per string.
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  char* chunk_pos_ = nullptr;
+  size_t chunk_left_ = 0;
+  size_t arena_bytes_ = 0;                         // sum of chunk sizes
+  std::vector<std::string_view> strings_;          // id-1 -> bytes
   std::vector<std::span<const uint64_t>> stacks_;  // id-1 -> frames
-  // Keyed by the frames' bytes, so equal stacks share one id.
-  std::unordered_map<std::string_view, StackId, ViewHash> stack_ids_;
-  size_t bytes_ = 0;
+  Index string_index_;
+  Index stack_index_;  // keyed by the frames' bytes, so equal stacks share one id
 };
 
 }  // namespace otlp::ebpf
