@@ -35,26 +35,33 @@ Result<void> Pipeline::process(const EventBatch& batch, const InternTable& inter
   if (!batch.losses.empty()) {
     for (Aggregator* aggregator : aggregators_) aggregator->consume_losses(batch.losses);
   }
-  ordered_.clear();
-  sorter_.push(batch.events, ordered_);
-  BPFTAPE_RETURN_IF_ERROR(processor_.process_batch(ordered_));
-  return {};
+  Result<void> status;
+  sorter_.push(batch.events, to_processor(status));
+  return status;
+}
+
+Sorter::Emit Pipeline::to_processor(Result<void>& status) {
+  // The sorter's spans go straight into the processor (no copy in between); every span is
+  // processed even after a sink error, which is kept (the first one) and returned.
+  return [this, &status](std::span<const EbpfEvent> events) {
+    if (auto r = processor_.process_batch(events); !r && status) status = std::unexpected(r.error());
+  };
 }
 
 Result<void> Pipeline::finish(const InternTable& interned) {
   interned_ = &interned;
-  ordered_.clear();
-  sorter_.flush(ordered_);
-  BPFTAPE_RETURN_IF_ERROR(processor_.process_batch(ordered_));
+  Result<void> status;
+  sorter_.flush(to_processor(status));
+  BPFTAPE_RETURN_IF_ERROR(status);
   return processor_.flush_to_sink();
 }
 
 Result<void> Pipeline::advance_to(uint64_t now_ns, const InternTable& interned) {
   interned_ = &interned;
-  ordered_.clear();
   const uint64_t window = options_.reorder_window_ns;
-  sorter_.release_up_to(now_ns > window ? now_ns - window : 0, ordered_);
-  BPFTAPE_RETURN_IF_ERROR(processor_.process_batch(ordered_));
+  Result<void> status;
+  sorter_.release_up_to(now_ns > window ? now_ns - window : 0, to_processor(status));
+  BPFTAPE_RETURN_IF_ERROR(status);
   return processor_.flush_to_sink();
 }
 

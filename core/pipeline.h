@@ -72,12 +72,14 @@ class Pipeline {
  private:
   explicit Pipeline(PipelineOptions options, EventProcessor processor);
   Result<void> deliver(std::span<const EbpfEvent> events);
+  // The sorter's output stage: hands each emitted span to the processor, keeping in `status`
+  // the first error.
+  Sorter::Emit to_processor(Result<void>& status);
 
   PipelineOptions options_;
   Sorter sorter_;
   EventProcessor processor_;
   std::vector<Aggregator*> aggregators_;
-  std::vector<EbpfEvent> ordered_;  // scratch: sorter output for one batch
   const InternTable* interned_ = nullptr;  // valid during process()/finish() only
   uint64_t batches_ = 0;
   uint64_t source_events_ = 0;

@@ -4,16 +4,21 @@
 
 namespace otlp::ebpf {
 
-void Sorter::Fifo::push_back(const EbpfEvent& e) {
-  if (count_ == ring_.size()) {
-    // Grow: unroll the ring into a buffer twice the size (at least 1024 events).
-    std::vector<EbpfEvent> grown(std::max<size_t>(1024, ring_.size() * 2));
+void Sorter::Fifo::append(std::span<const EbpfEvent> events) {
+  if (count_ + events.size() > ring_.size()) {
+    // Grow: unroll the ring into a buffer at least twice the size (at least 1024 events).
+    size_t size = std::max<size_t>(1024, ring_.size() * 2);
+    while (size < count_ + events.size()) size *= 2;
+    std::vector<EbpfEvent> grown(size);
     for (size_t i = 0; i < count_; ++i) grown[i] = ring_[(head_ + i) & mask()];
     ring_.swap(grown);
     head_ = 0;
   }
-  ring_[(head_ + count_) & mask()] = e;
-  ++count_;
+  const size_t tail = (head_ + count_) & mask();
+  const size_t first = std::min(events.size(), ring_.size() - tail);  // up to the ring's end
+  std::copy_n(events.begin(), first, ring_.begin() + static_cast<ptrdiff_t>(tail));
+  std::copy(events.begin() + static_cast<ptrdiff_t>(first), events.end(), ring_.begin());
+  count_ += events.size();
 }
 
 size_t Sorter::Fifo::count_up_to(uint64_t limit) const {
@@ -29,11 +34,10 @@ size_t Sorter::Fifo::count_up_to(uint64_t limit) const {
   return lo;
 }
 
-void Sorter::Fifo::move_front_to(size_t n, std::vector<EbpfEvent>& out) {
+void Sorter::Fifo::emit_front(size_t n, const Emit& emit) {
   const size_t first = std::min(n, ring_.size() - head_);  // up to the end of the ring
-  out.insert(out.end(), ring_.begin() + static_cast<ptrdiff_t>(head_),
-             ring_.begin() + static_cast<ptrdiff_t>(head_ + first));
-  out.insert(out.end(), ring_.begin(), ring_.begin() + static_cast<ptrdiff_t>(n - first));
+  emit(std::span<const EbpfEvent>(ring_.data() + head_, first));
+  if (n > first) emit(std::span<const EbpfEvent>(ring_.data(), n - first));
   head_ = (head_ + n) & mask();
   count_ -= n;
 }
@@ -44,45 +48,68 @@ void Sorter::note_emitted(size_t n, uint64_t newest_ts) {
   emitted_any_ = true;
 }
 
-void Sorter::emit_up_to(uint64_t watermark, std::vector<EbpfEvent>& out) {
+void Sorter::emit_up_to(uint64_t watermark, const Emit& emit) {
   while (held_count() > 0) {
     uint64_t limit = watermark;
     if (!heap_.empty()) {
       const Held& top = heap_.top();
       if (in_order_.empty() || top.timestamp_ns < in_order_.front().timestamp_ns) {
         if (top.timestamp_ns > watermark) return;
-        out.push_back(top.event);
         note_emitted(1, top.timestamp_ns);
+        emit(std::span<const EbpfEvent>(&top.event, 1));
         heap_.pop();
         continue;
       }
       limit = std::min(limit, top.timestamp_ns);  // ties go to the FIFO (see in_order_)
     }
-    // The FIFO run that comes before the heap's top, as one copy.
+    // The FIFO run that comes before the heap's top, as one span (two where the ring wraps).
     const size_t n = in_order_.count_up_to(limit);
     if (n == 0) return;
-    in_order_.move_front_to(n, out);
-    note_emitted(n, out.back().timestamp_ns);
+    const uint64_t newest = in_order_.at(n - 1).timestamp_ns;
+    in_order_.emit_front(n, emit);
+    note_emitted(n, newest);
   }
 }
 
-void Sorter::push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out) {
+void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
   // The whole batch goes in before the watermark moves: a batch is one drain of every CPU, so
   // CPU 1's oldest events must not be judged late because CPU 0's newest came first in it.
-  for (const auto& e : events) {
+  size_t i = 0;
+  while (i < events.size()) {
+    const EbpfEvent& e = events[i];
+    const bool late = emitted_any_ && e.timestamp_ns < last_emitted_ns_;
+    if (!late && window_ns_ != 0 &&
+        (in_order_.empty() || e.timestamp_ns >= in_order_.back().timestamp_ns)) {
+      // A run of events in time order (how recorded streams mostly arrive): none of it is late
+      // (each is at least e's time) and all of it joins the FIFO, in one copy.
+      size_t j = i + 1;
+      while (j < events.size() && events[j].timestamp_ns >= events[j - 1].timestamp_ns) ++j;
+      in_order_.append(events.subspan(i, j - i));
+      stats_.pushed += j - i;
+      newest_ns_ = std::max(newest_ns_, events[j - 1].timestamp_ns);
+      i = j;
+      continue;
+    }
+    if (!late && window_ns_ == 0 && held_count() == 0 && e.timestamp_ns >= newest_ns_) {
+      // Pass-through for ordered input without a window: the run leaves as it came.
+      size_t j = i + 1;
+      while (j < events.size() && events[j].timestamp_ns >= events[j - 1].timestamp_ns) ++j;
+      stats_.pushed += j - i;
+      newest_ns_ = events[j - 1].timestamp_ns;
+      note_emitted(j - i, newest_ns_);
+      emit(events.subspan(i, j - i));
+      i = j;
+      continue;
+    }
+    ++i;
     ++stats_.pushed;
-    if (emitted_any_ && e.timestamp_ns < last_emitted_ns_) {
+    if (late) {
       ++stats_.late_events;  // its window already closed: deliver now, out of order
-      out.push_back(e);
       ++stats_.emitted;
+      emit(std::span<const EbpfEvent>(&e, 1));
       continue;
     }
     newest_ns_ = std::max(newest_ns_, e.timestamp_ns);
-    if (window_ns_ == 0 && held_count() == 0 && e.timestamp_ns == newest_ns_) {
-      out.push_back(e);  // pass-through fast path for ordered input
-      note_emitted(1, e.timestamp_ns);
-      continue;
-    }
     if (in_order_.empty() || e.timestamp_ns >= in_order_.back().timestamp_ns) {
       in_order_.push_back(e);
     } else {
@@ -90,9 +117,7 @@ void Sorter::push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out
     }
   }
   stats_.max_held = std::max<uint64_t>(stats_.max_held, held_count());
-  emit_up_to(newest_ns_ > window_ns_ ? newest_ns_ - window_ns_ : 0, out);
+  emit_up_to(newest_ns_ > window_ns_ ? newest_ns_ - window_ns_ : 0, emit);
 }
-
-void Sorter::flush(std::vector<EbpfEvent>& out) { emit_up_to(UINT64_MAX, out); }
 
 }  // namespace otlp::ebpf

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <queue>
 #include <span>
 #include <vector>
@@ -28,17 +29,26 @@ class Sorter {
   // counting late events.
   explicit Sorter(uint64_t window_ns) : window_ns_(window_ns) {}
 
-  // Adds one batch (e.g. one drain of every CPU); then appends to `out` every held event whose
-  // time is now outside the window, in order.
-  void push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out);
-  // Appends every held event with timestamp <= watermark_ns, in order. For live sources, where
+  // Receives emitted events, in emission order, as consecutive spans that are valid only during
+  // the call (they may point into the sorter's own storage: no copy on the way out).
+  using Emit = std::function<void(std::span<const EbpfEvent>)>;
+
+  // Adds one batch (e.g. one drain of every CPU); then emits every held event whose time is now
+  // outside the window, in order. The vector form appends them to `out`.
+  void push(std::span<const EbpfEvent> events, const Emit& emit);
+  void push(std::span<const EbpfEvent> events, std::vector<EbpfEvent>& out) {
+    push(events, append_to(out));
+  }
+  // Emits every held event with timestamp <= watermark_ns, in order. For live sources, where
   // the wall clock says a window has passed although no newer event came to say so; an event
   // older than what this released, arriving later, is then late.
+  void release_up_to(uint64_t watermark_ns, const Emit& emit) { emit_up_to(watermark_ns, emit); }
   void release_up_to(uint64_t watermark_ns, std::vector<EbpfEvent>& out) {
-    emit_up_to(watermark_ns, out);
+    emit_up_to(watermark_ns, append_to(out));
   }
-  // Appends everything still held, in order (end of stream).
-  void flush(std::vector<EbpfEvent>& out);
+  // Emits everything still held, in order (end of stream).
+  void flush(const Emit& emit) { emit_up_to(UINT64_MAX, emit); }
+  void flush(std::vector<EbpfEvent>& out) { flush(append_to(out)); }
 
   const SorterStats& stats() const { return stats_; }
   uint64_t window_ns() const { return window_ns_; }
@@ -62,11 +72,15 @@ class Sorter {
     size_t size() const { return count_; }
     const EbpfEvent& front() const { return ring_[head_]; }
     const EbpfEvent& back() const { return ring_[(head_ + count_ - 1) & mask()]; }
-    void push_back(const EbpfEvent& e);
+    const EbpfEvent& at(size_t i) const { return ring_[(head_ + i) & mask()]; }
+    void push_back(const EbpfEvent& e) { append(std::span<const EbpfEvent>(&e, 1)); }
+    // Appends a run of events (in at most two copies).
+    void append(std::span<const EbpfEvent> events);
     // Number of leading events with timestamp <= limit (the FIFO is ordered: binary search).
     size_t count_up_to(uint64_t limit) const;
-    // Appends the first n events to `out` and removes them; requires n <= size().
-    void move_front_to(size_t n, std::vector<EbpfEvent>& out);
+    // Emits the first n events (at most two spans of the ring) and removes them; requires
+    // n <= size().
+    void emit_front(size_t n, const Emit& emit);
 
    private:
     size_t mask() const { return ring_.size() - 1; }
@@ -75,8 +89,13 @@ class Sorter {
     size_t count_ = 0;
   };
 
+  static Emit append_to(std::vector<EbpfEvent>& out) {
+    return [&out](std::span<const EbpfEvent> events) {
+      out.insert(out.end(), events.begin(), events.end());
+    };
+  }
   // Emits, in (timestamp, arrival) order, every held event with timestamp <= watermark.
-  void emit_up_to(uint64_t watermark, std::vector<EbpfEvent>& out);
+  void emit_up_to(uint64_t watermark, const Emit& emit);
   void note_emitted(size_t n, uint64_t newest_ts);
   size_t held_count() const { return in_order_.size() + heap_.size(); }
 
