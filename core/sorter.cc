@@ -54,9 +54,9 @@ void Sorter::emit_up_to(uint64_t watermark, const Emit& emit) {
     if (!heap_.empty()) {
       const Held& top = heap_.top();
       if (in_order_.empty() || top.timestamp_ns < in_order_.front().timestamp_ns) {
-        if (top.timestamp_ns > watermark) return;
+        if (top.timestamp_ns > watermark) break;
         note_emitted(1, top.timestamp_ns);
-        emit(std::span<const EbpfEvent>(&top.event, 1));
+        emit_one(top.event);
         heap_.pop();
         continue;
       }
@@ -64,11 +64,13 @@ void Sorter::emit_up_to(uint64_t watermark, const Emit& emit) {
     }
     // The FIFO run that comes before the heap's top, as one span (two where the ring wraps).
     const size_t n = in_order_.count_up_to(limit);
-    if (n == 0) return;
+    if (n == 0) break;
     const uint64_t newest = in_order_.at(n - 1).timestamp_ns;
+    flush_pending(emit);
     in_order_.emit_front(n, emit);
     note_emitted(n, newest);
   }
+  flush_pending(emit);
 }
 
 void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
@@ -97,6 +99,7 @@ void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
       stats_.pushed += j - i;
       newest_ns_ = events[j - 1].timestamp_ns;
       note_emitted(j - i, newest_ns_);
+      flush_pending(emit);
       emit(events.subspan(i, j - i));
       i = j;
       continue;
@@ -106,7 +109,7 @@ void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
     if (late) {
       ++stats_.late_events;  // its window already closed: deliver now, out of order
       ++stats_.emitted;
-      emit(std::span<const EbpfEvent>(&e, 1));
+      emit_one(e);
       continue;
     }
     newest_ns_ = std::max(newest_ns_, e.timestamp_ns);

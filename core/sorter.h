@@ -80,7 +80,7 @@ class Sorter {
     size_t count_up_to(uint64_t limit) const;
     // Emits the first n events (at most two spans of the ring) and removes them; requires
     // n <= size().
-    void emit_front(size_t n, const Emit& emit);
+    void emit_front(size_t n, const Emit& emit);  // (the caller flushes pending_ first)
 
    private:
     size_t mask() const { return ring_.size() - 1; }
@@ -89,6 +89,14 @@ class Sorter {
     size_t count_ = 0;
   };
 
+  // Events leaving one at a time (late ones, the heap's) gather in pending_ and leave as one
+  // span before the next run or at the end of the call: a consumer pays per span, not per event.
+  void emit_one(const EbpfEvent& e) { pending_.push_back(e); }
+  void flush_pending(const Emit& emit) {
+    if (pending_.empty()) return;
+    emit(pending_);
+    pending_.clear();
+  }
   static Emit append_to(std::vector<EbpfEvent>& out) {
     return [&out](std::span<const EbpfEvent> events) {
       out.insert(out.end(), events.begin(), events.end());
@@ -108,6 +116,7 @@ class Sorter {
   // so ties go to the FIFO.
   Fifo in_order_;
   std::priority_queue<Held, std::vector<Held>, std::greater<Held>> heap_;
+  std::vector<EbpfEvent> pending_;  // see emit_one()
   uint64_t newest_ns_ = 0;         // largest timestamp pushed
   uint64_t last_emitted_ns_ = 0;   // largest timestamp emitted in order
   bool emitted_any_ = false;
