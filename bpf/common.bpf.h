@@ -28,10 +28,8 @@ const volatile __u32 filter_tid = 0;    /* 0: any thread */
 const volatile __u64 filter_cgroup_id = 0; /* 0: any cgroup (cgroup v2 id) */
 const volatile char filter_comm[BT_COMM_LEN] = {};
 const volatile __u32 filter_comm_set = 0;
-/* Wake the consumer once this much data waits, whatever else (bt_submit). */
+/* Wake a polling consumer once this much data waits (bt_submit). */
 const volatile __u64 wakeup_bytes = 256 * 1024;
-/* Wake a caught-up consumer at most once per this interval per CPU; 0: never early. */
-const volatile __u64 wakeup_interval_ns = 0;
 
 /* Record ring; user space sizes it with bpf_map__set_max_entries before load. */
 struct {
@@ -47,13 +45,18 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/* When this CPU last allowed a wakeup (bt_submit). */
+/*
+ * The consumer's mode (struct bt_consumer_state, bpf/record.h). Recorders replace this map
+ * with one shared by all their probe objects (bpf_map__reuse_fd) and mmap it; a standalone
+ * object keeps its own, which stays BT_CONSUMER_POLLING.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
-	__type(value, __u64);
-} last_wakeup SEC(".maps");
+	__type(value, struct bt_consumer_state);
+} consumer_state SEC(".maps");
 
 static __always_inline void bt_count_drop(void)
 {
@@ -139,33 +142,33 @@ static __always_inline void *bt_reserve(__u64 size)
 }
 
 /*
- * Wakeup policy (user space sets both tunables):
- *  - once wakeup_bytes wait, always wake (the consumer fell behind: never let the ring fill);
- *  - else, with wakeup_interval_ns set, wake at most once per interval per CPU: low latency
- *    while events flow, and a bounded wakeup cost under storms. (The kernel's own rule, flags
- *    0 = wake only a consumer that had caught up, woke a fast consumer for nearly every record
- *    of a syscall storm: each wakeup is an irq_work in the traced task, 4.9x slowdown vs ~1.6x
- *    with this cap; and with the cap on top of it, one missed window left the consumer "behind"
- *    for good, so only its timer drained the ring.)
- *  - otherwise no wakeup: the consumer drains on its own timer (ring_buffer__consume).
- * Worst case latency: an event that follows another within the interval and then nothing
- * waits for the consumer's timer.
+ * Wakeup policy: wake the consumer at once only when it sleeps. A wakeup is an irq_work raised
+ * in the traced task (on these VMs a self-IPI, i.e. a VM exit) plus a scheduler wakeup; one
+ * per record, or per 50 µs per CPU, made a syscall storm 2x slower while the consumer was
+ * awake anyway. The consumer says which of three ways it waits (transport::ConsumerPacing):
+ *  - AWAKE (streaming, draining every tick): no wakeup. The storm's fast path: one inlined
+ *    array lookup and a load.
+ *  - ASLEEP (blocked in epoll): this record wakes it and marks it awake, so the records that
+ *    follow until it sleeps again wake no one (one wakeup per sleep).
+ *  - POLLING (a lazy consumer on a long timer; also every consumer that does not speak the
+ *    protocol: tests, bench/kernel): wake it once wakeup_bytes wait, so the ring never fills
+ *    behind its timer.
+ * The consumer re-checks the rings after announcing that it sleeps, so a record submitted just
+ * before is not stranded; a record whose load of `mode` is reordered before the consumer's
+ * announcement (x86 store->load) waits for the next record or the consumer's idle timeout.
  */
 static __always_inline void bt_submit(void *rec)
 {
+	__u32 zero = 0;
+	struct bt_consumer_state *consumer = bpf_map_lookup_elem(&consumer_state, &zero);
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+	if (consumer && consumer->mode == BT_CONSUMER_ASLEEP) {
+		consumer->mode = BT_CONSUMER_AWAKE;
 		flags = BPF_RB_FORCE_WAKEUP;
-	} else if (wakeup_interval_ns) {
-		__u32 zero = 0;
-		__u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
-		__u64 now = bpf_ktime_get_ns();
-
-		if (last && now - *last >= wakeup_interval_ns) {
-			*last = now;
-			flags = BPF_RB_FORCE_WAKEUP;
-		}
+	} else if ((!consumer || consumer->mode == BT_CONSUMER_POLLING) &&
+		   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes) {
+		flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(rec, flags);
 }

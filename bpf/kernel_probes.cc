@@ -59,7 +59,6 @@ void apply_common(Rodata* ro, const ProbeOptions& options) {
   std::memcpy(ro->filter_comm, f.comm.data(), f.comm.size());
   ro->filter_active = (!f.tgids.empty() || f.tid || f.cgroup_id || !f.comm.empty()) ? 1 : 0;
   ro->wakeup_bytes = transport::effective_wakeup_bytes(options.wakeup_bytes, options.ring_bytes);
-  ro->wakeup_interval_ns = options.wakeup_interval_ns;
 }
 
 std::unexpected<EbpfError> load_error(const char* probe, int err, const std::vector<char>& log) {
@@ -111,6 +110,12 @@ Result<std::unique_ptr<KernelProbe::State>> open_and_load(const char* probe,
     return make_error(ErrorKind::ConfigError,
                       fmt::format("ring size {} rejected: {}", options.ring_bytes,
                                   std::strerror(errno)));
+  }
+  if (options.consumer_state_fd >= 0 &&
+      bpf_map__reuse_fd(skel->maps.consumer_state, options.consumer_state_fd) != 0) {
+    return errno_error(ErrorKind::LoadFailed,
+                       fmt::format("sharing the consumer-state map with the {} BPF object", probe),
+                       errno);
   }
   configure(skel);
   if (Skel::load(skel) != 0) return load_error(probe, errno, log);

@@ -40,4 +40,21 @@ struct bt_record_header {
 	__u32 aux;   /* kind-specific small field (syscall number, op, ...) */
 };
 
+/*
+ * The consumer's side of the wakeup protocol (bt_submit in common.bpf.h): the value of the
+ * one-entry `consumer_state` array that every probe object of one consumer shares (user space
+ * creates it BPF_F_MMAPABLE and hands the same fd to each object). Programs read it on every
+ * submit; the consumer writes it when it falls asleep and when it wakes.
+ */
+enum bt_consumer_mode {
+	BT_CONSUMER_POLLING = 0, /* drains on its own timer: wake it once wakeup_bytes wait */
+	BT_CONSUMER_AWAKE = 1,   /* streaming, draining every tick: wake no one */
+	BT_CONSUMER_ASLEEP = 2,  /* blocked in epoll: the next record wakes it (once) */
+};
+
+struct bt_consumer_state {
+	__u32 mode; /* enum bt_consumer_mode */
+	__u32 reserved;
+};
+
 #endif /* BPFTAPE_BPF_RECORD_H */

@@ -32,7 +32,7 @@ ArgParser make_parser() {
       kName, "TAPE [--ring-size SIZE[,SIZE...]] [--sample-rate HZ] [selection...] [--json]",
       "Capacity model: replays a recorded tape's arrival pattern through a model of the kernel\n"
       "-> user transport (one ring buffer per tracer, the records' sizes, the recorder's wakeup\n"
-      "policy, a consumer that drains on wakeups and on its poll timer) and predicts, for the\n"
+      "policy, a consumer paced as the recorder's drain loop) and predicts, for the\n"
       "ring sizes, sample rate and filters given, how many records each ring drops, how full it\n"
       "gets, the delivery latency, and the CPU the BPF programs (the tape's own BPF stats,\n"
       "scaled) and the recorder would use. Size a production config before deploying it.\n"
@@ -44,8 +44,9 @@ ArgParser make_parser() {
               "ring buffer per tracer, as `record --ring-size` (power of two >= 4K); a list "
               "predicts each (default: the recorder's per-tracer sizes)")
       .option("sample-rate", 'F', "HZ", "CPU sampling rate to model (default: as recorded)")
-      .option("wakeup-interval", 0, "D", "wake the consumer at most once per D per CPU (default 50us; 0: only on its timer or a quarter-full ring)")
-      .option("poll-interval", 0, "D", "the consumer's timer (default 10ms)")
+      .option("tick", 0, "D", "the consumer's period while records stream (default 50us)")
+      .option("lazy", 0, "D", "its period while records trickle, woken early only by a quarter-full ring (default 50ms)")
+      .option("idle-timeout", 0, "D", "how long it sleeps at most when a record would wake it (default 100ms)")
       .option("wake-latency", 0, "D", "wakeup -> consumer draining (default: drawn from the tape's "
                                       "own drains, i.e. how long its batches waited; 20us for a tape "
                                       "with fewer than 20 drains)")
@@ -106,9 +107,10 @@ void print_text(const std::string& path, uint64_t recorded_lost,
               static_cast<double>(pattern.last_ns() - pattern.first_ns()) / 1e9,
               static_cast<unsigned long long>(pattern.arrivals().size()),
               static_cast<unsigned long long>(recorded_lost));
-  std::printf("consumer: woken at a quarter-full ring or every %s per CPU, timer %s, "
+  std::printf("consumer: tick %s while streaming, %s while lazy, idle timeout %s, "
               "%llu ns/record + %llu ns/drain; wake latency %s\n",
-              micros(m.wakeup_interval_ns).c_str(), micros(m.poll_interval_ns).c_str(),
+              micros(m.pacing.tick_ns).c_str(), micros(m.pacing.lazy_ns).c_str(),
+              micros(m.pacing.idle_timeout_ns).c_str(),
               static_cast<unsigned long long>(m.consumer_ns_per_record),
               static_cast<unsigned long long>(m.consumer_ns_per_drain), describe_wake_latency(m).c_str());
   if (!pattern.has_bpf_costs()) {
@@ -160,8 +162,9 @@ void print_json(const std::string& path, uint64_t recorded_lost, const sim::Arri
     const auto& m = run.model;
     w.begin_object()
         .field("label", run.label)
-        .field("wakeup_interval_ns", m.wakeup_interval_ns)
-        .field("poll_interval_ns", m.poll_interval_ns)
+        .field("tick_ns", m.pacing.tick_ns)
+        .field("lazy_ns", m.pacing.lazy_ns)
+        .field("idle_timeout_ns", m.pacing.idle_timeout_ns)
         .field("wake_latency", describe_wake_latency(m))
         .field("consumer_ns_per_record", m.consumer_ns_per_record)
         .field("consumer_ns_per_drain", m.consumer_ns_per_drain)
@@ -169,6 +172,7 @@ void print_json(const std::string& path, uint64_t recorded_lost, const sim::Arri
         .field("dropped", p.dropped)
         .field("bpf_wakeups", p.bpf_wakeups)
         .field("consumer_wakeups", p.consumer_wakeups)
+        .field("streaming_drains", p.streaming_drains)
         .field("delivery_p50_ns", p.delivery.percentile(0.5))
         .field("delivery_p99_ns", p.delivery.percentile(0.99))
         .field("bpf_cpu_share", p.bpf_cpu_share())
@@ -226,14 +230,19 @@ int run_capacity(const Args& args) {
     into = *d;
     return true;
   };
-  for (auto [name, field] : {std::pair{"wakeup-interval", &base.wakeup_interval_ns},
-                             std::pair{"poll-interval", &base.poll_interval_ns},
+  for (auto [name, field] : {std::pair{"tick", &base.pacing.tick_ns},
+                             std::pair{"lazy", &base.pacing.lazy_ns},
+                             std::pair{"idle-timeout", &base.pacing.idle_timeout_ns},
                              std::pair{"wake-latency", &base.wake_latency_ns}}) {
     if (!duration(name, *field)) {
       return usage(parse_duration_ns(name, *parsed->get(name)).error().message());
     }
   }
-  if (base.poll_interval_ns == 0) return usage("--poll-interval must be > 0");
+  for (auto [name, value] : {std::pair{"--tick", base.pacing.tick_ns},
+                             std::pair{"--lazy", base.pacing.lazy_ns},
+                             std::pair{"--idle-timeout", base.pacing.idle_timeout_ns}}) {
+    if (value == 0) return usage(fmt::format("{} must be > 0", name));
+  }
   if (auto v = parsed->get("consumer-cost")) {
     auto n = parse_uint("consumer-cost", *v, 1, 1'000'000'000);
     if (!n) return usage(n.error().message());

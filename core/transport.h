@@ -76,11 +76,69 @@ inline constexpr std::array<uint32_t, kRingCount> kDefaultRingBytes{
 };
 constexpr uint32_t default_ring_bytes(Ring ring) { return kDefaultRingBytes[static_cast<size_t>(ring)]; }
 
-// Wakeup policy defaults (see bt_submit): force a wakeup once this much waits in a ring...
+// Wakeup policy (bt_submit in bpf/common.bpf.h): programs wake the consumer at once only when
+// it announced that it sleeps; a consumer that polls (ConsumerPacing's Lazy wait, or one that
+// does not speak the protocol) is woken once this much waits in a ring.
 inline constexpr uint64_t kDefaultWakeupBytes = 256u << 10;
-// ...else wake at most once per interval per CPU; the consumer also drains on this timer.
-inline constexpr uint64_t kDefaultWakeupIntervalNs = 50'000;
-inline constexpr int kDefaultPollIntervalMs = 10;
+
+// How the recorder's consumer waits between drains. RingBufferDrain::paced_drain runs it
+// against the kernel; the capacity model (simulator/capacity_model.cc) runs the same policy
+// against a tape's arrivals. Every wakeup has a price: in the traced task an irq_work (a
+// self-IPI, on a VM an exit) when a program wakes the consumer, and in the consumer a context
+// switch (measured ~100 µs of CPU per wakeup on the development VM). So:
+//  - Asleep: blocked in epoll with the shared consumer state set to "asleep": the first record
+//    any program submits wakes it (one wakeup per sleep), else idle_timeout_ns passes. Used
+//    when nothing came: the start of a burst is seen at once.
+//  - Streaming: records keep coming (at least one per tick): it sleeps tick_ns, drains, and no
+//    program wakes anyone. Delivery latency ~ one tick; the cost of waking moves from the
+//    traced tasks to the consumer's own timer.
+//  - Lazy: records trickle (CPU samples, a quiet service): it sleeps lazy_ns between drains, and
+//    programs wake it only once wakeup_bytes wait. Bounds the consumer's wakeups to 1/lazy_ns
+//    at low rates, at the price of up to lazy_ns of delivery latency.
+// Transitions, after each drain of `records`: from Asleep, >= enter_records (that many arrived
+// within one wake latency) -> Streaming, some -> Lazy; from Lazy, at least one per tick on
+// average -> Streaming; from anywhere, none -> Asleep (Streaming: an empty tick).
+class ConsumerPacing {
+ public:
+  struct Options {
+    uint64_t tick_ns = 50'000;
+    uint64_t lazy_ns = 50'000'000;
+    uint64_t idle_timeout_ns = 100'000'000;
+    uint32_t enter_records = 2;
+  };
+  enum class Wait : uint8_t { Asleep, Streaming, Lazy };
+
+  ConsumerPacing() = default;
+  explicit ConsumerPacing(const Options& options) : options_(options) {}
+
+  // After a drain that consumed `records`: how to wait before the next one.
+  Wait after_drain(size_t records) {
+    if (records == 0) {
+      wait_ = Wait::Asleep;
+    } else if (wait_ == Wait::Asleep) {
+      wait_ = records >= options_.enter_records ? Wait::Streaming : Wait::Lazy;
+    } else if (wait_ == Wait::Lazy && records * options_.tick_ns >= options_.lazy_ns) {
+      wait_ = Wait::Streaming;
+    }
+    return wait_;
+  }
+  Wait next_wait() const { return wait_; }
+  // How long a wait lasts at most (Asleep: unless a program wakes it; Lazy: unless
+  // wakeup_bytes wait).
+  uint64_t wait_ns(Wait wait) const {
+    switch (wait) {
+      case Wait::Asleep: return options_.idle_timeout_ns;
+      case Wait::Streaming: return options_.tick_ns;
+      case Wait::Lazy: return options_.lazy_ns;
+    }
+    return options_.idle_timeout_ns;
+  }
+  const Options& options() const { return options_; }
+
+ private:
+  Options options_;
+  Wait wait_ = Wait::Asleep;
+};
 
 // The threshold a ring actually gets: a quarter of a small ring, so that "never let the ring
 // fill" still holds when the ring is smaller than the configured threshold.

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sched.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +55,7 @@ LiveSource::LiveSource(const LiveOptions& options)
       clock_(ClockReference::now()),
       recording_id_(make_recording_id(clock_)),
       decoder_(interned_),
-      drain_(decoder_),
+      drain_(decoder_, options.pacing),
       symbols_(SymbolCollector::Options{.proc_root = options.proc_root}) {}
 
 LiveSource::~LiveSource() {
@@ -65,12 +66,13 @@ LiveSource::~LiveSource() {
 
 Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& options) {
   std::unique_ptr<LiveSource> source(new LiveSource(options));
+  // Every probe shares the drain's consumer state: programs wake the loop only when it sleeps.
+  BPFTAPE_ASSIGN_OR_RETURN(const int consumer_state_fd, source->drain_.create_consumer_state());
   auto probe_options = [&](uint32_t default_ring_bytes) -> Result<ProbeOptions> {
     ProbeOptions o;
     o.filter = options.filter;
     o.ring_bytes = options.ring_bytes ? options.ring_bytes : default_ring_bytes;
-    o.wakeup_bytes = options.wakeup_bytes;
-    o.wakeup_interval_ns = options.wakeup_interval_ns;
+    o.consumer_state_fd = consumer_state_fd;
     BPFTAPE_RETURN_IF_ERROR(o.validate());
     return o;
   };
@@ -170,7 +172,7 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   if (stopped_) {
     BPFTAPE_ASSIGN_OR_RETURN(records, drain_.drain(batch));
   } else {
-    BPFTAPE_ASSIGN_OR_RETURN(records, drain_.poll(batch, options_.poll_interval_ms));
+    BPFTAPE_ASSIGN_OR_RETURN(records, drain_.paced_drain(batch));
   }
   const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
   // Loss counters are a map read (a syscall) per probe: read them every kLossCollectIntervalNs,
@@ -185,6 +187,7 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   }
   if (stopped_ && records == 0 && batch.losses.empty()) return false;
   for (const auto& e : batch.events) latency_.record(now >= e.timestamp_ns ? now - e.timestamp_ns : 0);
+  if (!stopped_) place_drain_thread(batch, now);
   // Rings are per probe and CPUs interleave within one: order the batch (the pipeline's
   // sorter handles what still arrives late across batches).
   std::stable_sort(batch.events.begin(), batch.events.end(),
@@ -196,6 +199,30 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   }
   learn(batch);
   return true;
+}
+
+void LiveSource::place_drain_thread(const EventBatch& batch, uint64_t now) {
+  if (!placement_tried_) {
+    placement_tried_ = true;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return;  // keep the scheduler's choice
+    std::vector<int> allowed;
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);
+    }
+    if (allowed.size() < 2) return;  // nowhere else to go
+    placement_ = std::make_unique<DrainPlacement>(std::move(allowed), DrainPlacement::Options{});
+  }
+  if (!placement_) return;
+  for (const auto& e : batch.events) placement_->count(e.cpu);
+  if (auto cpus = placement_->end_window(now)) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : *cpus) CPU_SET(cpu, &set);
+    // Best effort: a refusal (cpuset changes under us) only keeps the scheduler's choice.
+    if (sched_setaffinity(0, sizeof(set), &set) == 0) ++placement_moves_;
+  }
 }
 
 void LiveSource::learn_process(uint32_t pid) {
@@ -334,7 +361,11 @@ LiveSource::Stats LiveSource::stats() const {
                ring_bytes_,
                interned_.memory_bytes(),
                first_event_ns_,
-               last_event_ns_};
+               last_event_ns_,
+               drain_.paced_drains(),
+               drain_.sleeps(),
+               drain_.wakeups(),
+               placement_moves_};
 }
 
 }  // namespace bpftape::record

@@ -27,6 +27,7 @@
 #include "core/tape/types.h"
 #include "core/transport.h"
 #include "core/tracers/latency_histogram.h"
+#include "recorder/drain_placement.h"
 #include "recorder/symbol_collector.h"
 
 namespace bpftape::record {
@@ -42,13 +43,9 @@ struct LiveOptions {
   // Kernel ring buffer per probe; 0 sizes each for its event rate (transport::default_ring_bytes). Rings
   // are mapped into the recorder and count twice in its RSS (the data pages are mapped twice).
   uint32_t ring_bytes = 0;
-  // Wakeups (bt_submit in bpf/common.bpf.h): always once this much waits in a ring; before
-  // that, a caught-up consumer is woken at most once per interval per CPU (low latency at
-  // moderate rates, bounded wakeup cost under storms). The consumer also drains every
-  // poll_interval_ms regardless.
-  uint64_t wakeup_bytes = otlp::ebpf::transport::kDefaultWakeupBytes;
-  uint64_t wakeup_interval_ns = otlp::ebpf::transport::kDefaultWakeupIntervalNs;
-  int poll_interval_ms = otlp::ebpf::transport::kDefaultPollIntervalMs;
+  // How the drain loop waits (transport::ConsumerPacing): asleep in epoll until a program wakes
+  // it (once per sleep) or idle_timeout_ns passes; ticking every tick_ns while records stream.
+  otlp::ebpf::transport::ConsumerPacing::Options pacing;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
   // The one process the memory probe's uprobes attach to; unset: the filter's only pid if it
   // has exactly one, else every process (each allocation on the machine then traps).
@@ -67,7 +64,7 @@ class LiveSource : public otlp::ebpf::EventSource {
   static otlp::ebpf::Result<std::unique_ptr<LiveSource>> create(const LiveOptions& options);
   ~LiveSource() override;
 
-  // Waits up to poll_interval_ms for records, then delivers everything the rings hold, sorted
+  // Waits for records (RingBufferDrain::paced_drain: at most the idle timeout), then delivers everything the rings hold, sorted
   // by timestamp, with the loss records of the interval. An empty batch is normal (nothing
   // happened). Returns false only after stop(), once the rings are empty.
   otlp::ebpf::Result<bool> next(otlp::ebpf::EventBatch& batch) override;
@@ -103,6 +100,10 @@ class LiveSource : public otlp::ebpf::EventSource {
     uint64_t interned_bytes = 0;  // strings and stacks kept for the events' ids
     uint64_t first_event_ns = 0;  // 0 before any event
     uint64_t last_event_ns = 0;
+    uint64_t drains = 0;          // waits for records (RingBufferDrain::paced_drain)
+    uint64_t sleeps = 0;          // ... of which asleep in epoll
+    uint64_t wakeups = 0;         // ... of which ended by a program's wakeup
+    uint64_t placement_moves = 0; // drain thread affinity changes (DrainPlacement)
   };
   Stats stats() const;
   // Kernel timestamp -> delivery to user space, per event.
@@ -115,6 +116,8 @@ class LiveSource : public otlp::ebpf::EventSource {
   void add_probe(std::unique_ptr<otlp::ebpf::KernelProbe> probe, std::string name,
                  std::function<otlp::ebpf::Result<void>()> attach);
   void learn(const otlp::ebpf::EventBatch& batch);
+  // Counts the batch's records per CPU and moves the calling thread (DrainPlacement).
+  void place_drain_thread(const otlp::ebpf::EventBatch& batch, uint64_t now);
   void learn_process(uint32_t pid);
 
   LiveOptions options_;
@@ -140,6 +143,11 @@ class LiveSource : public otlp::ebpf::EventSource {
   static constexpr uint64_t kLossCollectIntervalNs = 100'000'000;
   uint64_t losses_collected_ns_ = 0;
   otlp::ebpf::LatencyHistogram latency_;
+  // Keeps the drain thread (the one calling next()) off the CPUs it is busy recording; made on
+  // the first next(), from that thread's affinity. Null when the affinity cannot be read.
+  std::unique_ptr<DrainPlacement> placement_;
+  bool placement_tried_ = false;
+  uint64_t placement_moves_ = 0;
   otlp::ebpf::tape::ProcessUpdateTracker process_records_;
   std::set<uint32_t> known_pids_;                  // read from /proc (or seen forking) once
   std::set<std::pair<uint32_t, uint32_t>> seen_stacks_;  // (pid, stack id) already resolved

@@ -161,6 +161,10 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   summary.latency_p50_ns = latency.percentile(0.50);
   summary.latency_p99_ns = latency.percentile(0.99);
   summary.latency_max_ns = latency.max();
+  summary.drains = stats.drains;
+  summary.sleeps = stats.sleeps;
+  summary.wakeups = stats.wakeups;
+  summary.placement_moves = stats.placement_moves;
   const ResourceUsage at_end = resource_usage();
   summary.setup_cpu_ns = at_start.cpu_ns;
   summary.recorder_cpu_ns = at_end.cpu_ns - at_start.cpu_ns;
@@ -192,6 +196,8 @@ std::string RecordSummary::describe() const {
   out += fmt::format("  delivery latency (kernel -> recorder): p50 {}, p99 {}, max {}\n",
                      format_duration_ns(latency_p50_ns), format_duration_ns(latency_p99_ns),
                      format_duration_ns(latency_max_ns));
+  out += fmt::format("  drain loop: {} drains, {} of them asleep ({} woken by a record); moved off busy CPUs {} times\n",
+                     drains, sleeps, wakeups, placement_moves);
   if (symbols.user_frames || symbols.kernel_frames) {
     out += fmt::format("  stack frames named: user {} of {}", symbols.user_named, symbols.user_frames);
     if (symbols.user_unmapped) out += fmt::format(" ({} in no mapping: process gone)", symbols.user_unmapped);

@@ -58,6 +58,10 @@ struct RecordSummary {
   uint64_t latency_p50_ns = 0;   // kernel timestamp -> user space, per event
   uint64_t latency_p99_ns = 0;
   uint64_t latency_max_ns = 0;
+  uint64_t drains = 0;           // LiveSource::Stats: how the drain loop waited
+  uint64_t sleeps = 0;
+  uint64_t wakeups = 0;
+  uint64_t placement_moves = 0;
   SymbolCollector::Stats symbols;  // how many stack frames were named at record time
   std::optional<otlp::ebpf::EbpfError> error;  // why the recording ended early, if it did
 

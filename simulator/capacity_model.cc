@@ -75,17 +75,23 @@ namespace {
 
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 
-// The consumer, the recorder's drain loop: asleep until a wakeup (after the scheduler's
-// latency) or its poll timer; then it drains records in arrival order at a fixed cost each
-// until every ring is empty (records arriving meanwhile join the same pass, as
-// ring_buffer__consume loops until the rings are empty); then it processes the batch for a
-// fixed time per drain without draining; then it sleeps again — or drains again at once if a
-// program asked for a wakeup since it last slept (epoll remembers).
+// The consumer, the recorder's drain loop (RingBufferDrain::paced_drain): it waits as
+// transport::ConsumerPacing says — asleep until a program's wakeup (after the scheduler's
+// latency) or the idle timeout; one streaming tick; or one lazy period, cut short by a wakeup
+// once wakeup_bytes wait. Then it drains records in arrival order at a fixed cost each until
+// every ring is empty (records arriving meanwhile join the same pass, as ring_buffer__consume
+// loops until the rings are empty), processes the batch for a fixed time per drain, and asks
+// the pacing how to wait next. A wakeup that comes while it is awake makes the next asleep
+// wait end at once (epoll remembers).
 class Consumer {
  public:
+  using Wait = transport::ConsumerPacing::Wait;
+
   Consumer(const TransportModel& model, CapacityPrediction& out, uint64_t start_ns)
-      : model_(model), out_(out), timer_at_(start_ns + model.poll_interval_ns),
-        latency_rng_(1, "capacity/wake-latency") {}
+      : model_(model), out_(out), pacing_(model.pacing), clock_(start_ns),
+        latency_rng_(1, "capacity/wake-latency") {
+    begin_wait(start_ns);
+  }
 
   struct Queued {
     uint64_t timestamp_ns;
@@ -93,15 +99,19 @@ class Consumer {
     transport::Ring ring;
   };
 
+  // What the programs see when they submit (bt_submit's consumer mode).
+  bool asleep() const { return state_ == State::Waiting && wait_ == Wait::Asleep && wake_at_ == kNever; }
+  bool polling() const { return state_ == State::Waiting && wait_ == Wait::Lazy; }
+
   // Runs the consumer up to time t (exclusive of arrivals at t).
   void advance(uint64_t t, std::array<uint64_t, transport::kRingCount>& used) {
     for (;;) {
       switch (state_) {
-        case State::Sleeping: {
-          if (queue_.empty() && wake_at_ == kNever && timer_at_ <= t) {
-            // Idle: timer ticks with nothing to drain change nothing; skip them.
-            const uint64_t ticks = (t - timer_at_) / model_.poll_interval_ns + 1;
-            timer_at_ += ticks * model_.poll_interval_ns;
+        case State::Waiting: {
+          if (queue_.empty() && wake_at_ == kNever && wait_ == Wait::Asleep && timer_at_ <= t) {
+            // Idle: timeouts with nothing to drain change nothing; skip them.
+            const uint64_t period = pacing_.wait_ns(Wait::Asleep);
+            timer_at_ += ((t - timer_at_) / period + 1) * period;
           }
           const uint64_t start = std::min(wake_at_, timer_at_);
           if (start > t) return;
@@ -116,6 +126,7 @@ class Consumer {
             used[static_cast<size_t>(q.ring)] -= q.footprint;
             out_.delivery.record(clock_ - q.timestamp_ns);
             queue_.pop_front();
+            ++drained_;
           }
           if (!queue_.empty()) return;  // still draining at t
           state_ = State::Processing;
@@ -124,12 +135,8 @@ class Consumer {
           break;
         case State::Processing:
           if (clock_ > t) return;
-          if (wakeup_pending_) {
-            start_drain(clock_);
-          } else {
-            state_ = State::Sleeping;
-            timer_at_ = clock_ + model_.poll_interval_ns;
-          }
+          pacing_.after_drain(drained_);
+          begin_wait(clock_);
           break;
       }
     }
@@ -137,18 +144,15 @@ class Consumer {
 
   void enqueue(const Queued& q) { queue_.push_back(q); }
 
-  // A program asked for a wakeup at t: a sleeping consumer starts after the wake latency; a
-  // draining one is already going to see the record.
+  // A program asked for a wakeup at t: a waiting consumer starts after the wake latency; an
+  // awake one finds epoll ready when it next sleeps.
   void wake(uint64_t t) {
-    if (state_ != State::Sleeping) {
+    if (state_ != State::Waiting) {
       wakeup_pending_ = true;
       return;
     }
     if (wake_at_ != kNever) return;  // already going to drain
-    const auto& samples = model_.wake_latencies_ns;
-    const uint64_t latency =
-        samples.empty() ? model_.wake_latency_ns : samples[latency_rng_.below(samples.size())];
-    wake_at_ = t + latency;
+    wake_at_ = std::min(timer_at_, t + draw_latency());
   }
 
   // Drains what is left (end of the recording: the recorder empties the rings on stop).
@@ -163,24 +167,50 @@ class Consumer {
   }
 
  private:
-  enum class State { Sleeping, Draining, Processing };
+  enum class State { Waiting, Draining, Processing };
+
+  // How late the consumer runs after being made runnable: one of the tape's own drain spans
+  // (how long its batches waited), else the fixed wake latency.
+  uint64_t draw_latency() {
+    const auto& samples = model_.wake_latencies_ns;
+    return samples.empty() ? model_.wake_latency_ns : samples[latency_rng_.below(samples.size())];
+  }
+
+  void begin_wait(uint64_t at) {
+    state_ = State::Waiting;
+    wait_ = pacing_.next_wait();
+    // A streaming tick comes no earlier than the tick, and no earlier than the scheduler lets
+    // the consumer run: the recording's drain spans are the interval between its drains while
+    // it streamed. The lazy period and the idle timeout are long enough to take as exact.
+    timer_at_ = at + (wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(wait_), draw_latency())
+                                               : pacing_.wait_ns(wait_));
+    wake_at_ = kNever;
+    // An asleep wait re-checks the rings first, and epoll reports a wakeup that came while the
+    // consumer was awake: either way it drains again at once.
+    if (wait_ == Wait::Asleep && (wakeup_pending_ || !queue_.empty())) wake_at_ = at;
+    wakeup_pending_ = false;
+  }
 
   void start_drain(uint64_t at) {
+    if (wait_ == Wait::Streaming) ++out_.streaming_drains;
     state_ = State::Draining;
     clock_ = at;
     wake_at_ = kNever;
-    wakeup_pending_ = false;
+    drained_ = 0;
     ++out_.consumer_wakeups;
   }
 
   const TransportModel& model_;
   CapacityPrediction& out_;
+  transport::ConsumerPacing pacing_;
   std::deque<Queued> queue_;
-  State state_ = State::Sleeping;
+  State state_ = State::Waiting;
+  Wait wait_ = Wait::Asleep;
   bool wakeup_pending_ = false;  // a program asked for a wakeup while the consumer was awake
   uint64_t clock_ = 0;      // draining/processing: how far the consumer has got
   uint64_t wake_at_ = kNever;
-  uint64_t timer_at_;
+  uint64_t timer_at_ = kNever;
+  size_t drained_ = 0;      // records consumed by the current drain
   Rng latency_rng_;  // fixed seed: the same inputs give the same prediction
 };
 
@@ -195,8 +225,6 @@ CapacityPrediction predict(const ArrivalPattern& pattern, const TransportModel& 
     out.rings[r].capacity_bytes = model.ring_bytes[r];
     wakeup_bytes[r] = transport::effective_wakeup_bytes(model.wakeup_bytes, model.ring_bytes[r]);
   }
-  // bt_submit's per-CPU "last wakeup" slot, one array per probe object (ring).
-  std::array<std::vector<uint64_t>, transport::kRingCount> last_wakeup;
   Consumer consumer(model, out, pattern.first_ns());
 
   for (const auto& a : arrivals) {
@@ -211,16 +239,8 @@ CapacityPrediction predict(const ArrivalPattern& pattern, const TransportModel& 
     used[r] += a.footprint;
     ring.peak_bytes = std::max(ring.peak_bytes, used[r]);
     consumer.enqueue({a.timestamp_ns, a.footprint, a.ring});
-    bool wake = used[r] >= wakeup_bytes[r];
-    if (!wake && model.wakeup_interval_ns != 0) {
-      auto& last = last_wakeup[r];
-      if (last.size() <= a.cpu) last.resize(a.cpu + 1u, 0);
-      if (a.timestamp_ns - last[a.cpu] >= model.wakeup_interval_ns) {
-        last[a.cpu] = a.timestamp_ns;
-        wake = true;
-      }
-    }
-    if (wake) {
+    // bt_submit: wake an asleep consumer (once), a polling one once wakeup_bytes wait.
+    if (consumer.asleep() || (consumer.polling() && used[r] >= wakeup_bytes[r])) {
       ++out.bpf_wakeups;
       consumer.wake(a.timestamp_ns);
     }

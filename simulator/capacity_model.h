@@ -1,7 +1,7 @@
 // Capacity and overhead model (`bpftape simulate --from TAPE`): replays a recorded tape's
 // arrival pattern through a model of the kernel -> user transport (core/transport.h: one ring
-// per probe, record sizes, the bt_submit wakeup policy, a consumer that drains on wakeups and
-// on its poll timer) and predicts, for other ring sizes, sample rates and filters, how many
+// per probe, record sizes, the bt_submit wakeup policy, a consumer paced as the recorder's
+// drain loop is: transport::ConsumerPacing) and predicts, for other ring sizes, sample rates and filters, how many
 // records each ring would drop, how full it gets, the delivery latency, and the CPU the BPF
 // programs and the consumer would use — so a production config can be sized before it is
 // deployed. See docs/simulator.md ("Capacity model") for the assumptions and how it was checked
@@ -95,11 +95,11 @@ struct TransportModel {
       transport::kDefaultRingBytes[2], transport::kDefaultRingBytes[3],
       transport::kDefaultRingBytes[4]};
   uint64_t wakeup_bytes = transport::kDefaultWakeupBytes;
-  uint64_t wakeup_interval_ns = transport::kDefaultWakeupIntervalNs;
-  uint64_t poll_interval_ns = transport::kDefaultPollIntervalMs * 1'000'000ull;
-  // From a wakeup to the consumer draining. Each wakeup draws one of `wake_latencies_ns` (the
-  // tape's drain spans, ArrivalPattern::drain_spans) with a fixed-seed generator; when that is
-  // empty, every wakeup takes wake_latency_ns.
+  transport::ConsumerPacing::Options pacing;
+  // From a program's wakeup to the consumer draining. Each wakeup draws one of
+  // `wake_latencies_ns` (the tape's drain spans, ArrivalPattern::drain_spans) with a fixed-seed
+  // generator; when that is empty, every wakeup takes wake_latency_ns. Timer wakeups (ticks,
+  // lazy periods, the idle timeout) are taken as exact.
   std::vector<uint64_t> wake_latencies_ns;
   uint64_t wake_latency_ns = 20'000;
   // Consumer CPU per record (ring read, decode, encoding; compression is on another thread)
@@ -125,6 +125,7 @@ struct CapacityPrediction {
   uint64_t dropped = 0;
   uint64_t bpf_wakeups = 0;     // wakeups the programs issued
   uint64_t consumer_wakeups = 0;  // times the consumer started draining (wakeup or timer)
+  uint64_t streaming_drains = 0;  // ... of them after a streaming tick
   uint64_t consumer_busy_ns = 0;
   double bpf_ns = 0;            // 0 without BPF stats in the tape
   otlp::ebpf::LatencyHistogram delivery;  // arrival -> consumed, per delivered record

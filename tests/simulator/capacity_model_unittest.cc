@@ -1,6 +1,6 @@
 // The capacity model (simulator/capacity_model.*) on arrival patterns whose outcome can be
-// worked out by hand: ring capacity in records, the quarter-full wakeup, the per-CPU wakeup
-// interval, the consumer's poll timer, sample-rate conversion, filters and BPF cost scaling.
+// worked out by hand: ring capacity in records, the consumer's pacing (asleep, streaming,
+// lazy) and who wakes it, sample-rate conversion, filters and BPF cost scaling.
 #include "simulator/capacity_model.h"
 
 #include <gtest/gtest.h>
@@ -75,35 +75,58 @@ TEST(CapacityModel, SlowWakeupsOverflowASmallRingAndNotABigOne) {
   EXPECT_EQ(predict(pattern, model_with_rings(1 << 20, 2'000'000)).dropped, 0u);
 }
 
-TEST(CapacityModel, WithoutWakeupsTheTimerDrainsAndDeliveryWaitsForIt) {
+TEST(CapacityModel, AStreamWakesTheConsumerOnceThenItTicks) {
   ArrivalPattern pattern({});
-  for (uint64_t i = 0; i < 10; ++i) pattern.add(syscall_at(1'000'000 + i * 1'000'000));
+  // 100 k syscalls/s for 100 ms on one CPU.
+  for (uint64_t i = 0; i < 10'000; ++i) pattern.add(syscall_at(1'000'000 + i * 10'000));
   pattern.finish();
-  TransportModel m = model_with_rings(16 << 20);
-  m.wakeup_interval_ns = 0;  // no per-CPU wakeups; 10 records never fill a quarter ring
-  auto p = predict(pattern, m);
-  EXPECT_EQ(p.bpf_wakeups, 0u);
+  auto p = predict(pattern, model_with_rings(16 << 20));
+  // The first record wakes the asleep consumer; 2 records within the 20 us wake latency mean
+  // streaming: 50 us ticks with ~5 records each, and no program wakes anyone again.
+  EXPECT_EQ(p.bpf_wakeups, 1u);
+  // A streaming cycle: the tick, ~5 records at 100 ns, 12 us of processing.
+  EXPECT_GE(p.streaming_drains, 100'000'000u / (50'000u + 1'000u + 12'000u) - 10u);
   EXPECT_EQ(p.dropped, 0u);
-  // Records wait for the 10 ms timer: the first one almost the whole period.
-  EXPECT_GT(p.delivery.max(), 8'000'000u);
-  m.wakeup_interval_ns = transport::kDefaultWakeupIntervalNs;
-  auto woken = predict(pattern, m);
-  EXPECT_EQ(woken.bpf_wakeups, 10u) << "records 1 ms apart each pass the 50 us interval";
-  EXPECT_LE(woken.delivery.max(), 20'000u + 100u + 1u) << "wake latency + one record's cost";
+  // Delivery: at most a tick plus the records drained before it in the same pass.
+  EXPECT_LE(p.delivery.max(), 50'000u + 10u * 100u + 12'000u);
 }
 
-TEST(CapacityModel, TheWakeupIntervalIsPerCpu) {
+TEST(CapacityModel, ATrickleIsDrainedLazily) {
   ArrivalPattern pattern({});
-  // Two CPUs, records 10 us apart on each: only one wakeup per 50 us per CPU.
-  for (uint64_t i = 0; i < 100; ++i) {
-    pattern.add(syscall_at(1'000'000 + i * 10'000, 100, 0));
-    pattern.add(syscall_at(1'000'000 + i * 10'000 + 1, 101, 1));
-  }
+  // 1000 records/s for 1 s: 1 ms apart.
+  for (uint64_t i = 0; i < 1000; ++i) pattern.add(syscall_at(1'000'000 + i * 1'000'000));
   pattern.finish();
-  TransportModel m = model_with_rings(16 << 20, 1'000'000'000);  // the consumer never comes
-  m.poll_interval_ns = 10'000'000'000;
-  auto p = predict(pattern, m);
-  EXPECT_EQ(p.bpf_wakeups, 2u * (100u * 10'000 / 50'000));
+  auto p = predict(pattern, model_with_rings(16 << 20));
+  // One wakeup finds a single record: lazy from then on, 50 ms periods of ~50 records, never
+  // woken (50 records are far from a quarter of the ring), and no streaming (fewer than one
+  // record per tick).
+  EXPECT_EQ(p.bpf_wakeups, 1u);
+  EXPECT_EQ(p.streaming_drains, 0u);
+  EXPECT_LE(p.consumer_wakeups, 1u + 1'000'000'000u / 50'000'000u + 1u);
+  EXPECT_GT(p.delivery.max(), 45'000'000u) << "the price: up to a lazy period of latency";
+}
+
+TEST(CapacityModel, SparseRecordsEachWakeAnAsleepConsumer) {
+  ArrivalPattern pattern({});
+  // Records 200 ms apart: each lazy period after one finds nothing, so the consumer is asleep
+  // again when the next comes, and that one wakes it at once.
+  for (uint64_t i = 0; i < 10; ++i) pattern.add(syscall_at(1'000'000 + i * 200'000'000));
+  pattern.finish();
+  auto p = predict(pattern, model_with_rings(16 << 20));
+  EXPECT_EQ(p.bpf_wakeups, 10u);
+  EXPECT_LE(p.delivery.max(), 20'000u + 100u) << "wake latency + one record's cost";
+}
+
+TEST(CapacityModel, ALazyConsumerIsWokenByAQuarterFullRing) {
+  ArrivalPattern pattern({});
+  pattern.add(syscall_at(1'000'000));  // wakes the consumer: one record -> lazy
+  // Then a burst of 1000 records within 1 us, 100 us later: a 16 KiB ring wakes the lazy
+  // consumer at 4 KiB (86 records), long before its 50 ms period ends.
+  for (uint64_t i = 0; i < 300; ++i) pattern.add(syscall_at(1'100'000 + i));
+  pattern.finish();
+  auto p = predict(pattern, model_with_rings(16 << 10));
+  EXPECT_GE(p.bpf_wakeups, 2u);
+  EXPECT_LT(p.delivery.max(), 1'000'000u);
 }
 
 TEST(CapacityModel, SampleRateConversionKeepsOrAddsSamplesEvenly) {
@@ -153,10 +176,14 @@ TEST(CapacityModel, DrainSpansComeFromRecordedBatchesAndDriveWakeLatency) {
   ASSERT_EQ(pattern.drain_spans(), std::vector<uint64_t>{40'000});
   pattern.finish();
   EXPECT_EQ(pattern.arrivals().size(), 4u);
+  // One record waking an asleep consumer: delivered after the drawn 40 us, not the fixed 1 ns.
+  ArrivalPattern one({});
+  one.add(syscall_at(1'000));
+  one.finish();
   TransportModel m = model_with_rings(16 << 20, 1);
+  EXPECT_LT(predict(one, m).delivery.max(), 1'000u);
   m.wake_latencies_ns = pattern.drain_spans();
-  auto p = predict(pattern, m);
-  EXPECT_GE(p.delivery.min(), 40'000u - 30'000u) << "the first wakeup waits a drawn 40 us";
+  EXPECT_GE(predict(one, m).delivery.min(), 40'000u) << "the wakeup waits a drawn 40 us";
 }
 
 TEST(CapacityModel, SameInputsSamePrediction) {
