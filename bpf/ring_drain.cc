@@ -54,6 +54,12 @@ void prefer_prompt_wakeups() {
   (void)syscall(SYS_sched_setattr, 0, &attr, 0);
 }
 
+uint64_t read_monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 }  // namespace
 
 int RingBufferDrain::on_record(void* ctx, void* data, size_t size) {
@@ -165,7 +171,7 @@ Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
   } else {
     // Lazy: programs wake us only once wakeup_bytes wait; streaming: not at all.
     set_consumer_mode(wait == Wait::Lazy ? BT_CONSUMER_POLLING : BT_CONSUMER_AWAKE);
-    const uint64_t ns = pacing_.wait_ns(wait);
+    const uint64_t ns = pacing_.wait_ns();
     if (wait == Wait::Lazy) {
       // In epoll, so that a ring filling up to wakeup_bytes ends the wait early.
       target_ = &batch;
@@ -182,7 +188,11 @@ Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
     BPFTAPE_ASSIGN_OR_RETURN(size_t rest, drain(batch));
     records += rest;
   }
-  pacing_.after_drain(records);
+  const uint64_t now = read_monotonic_ns();
+  // The first drain's rate is taken over an idle timeout (the capacity model does the same).
+  pacing_.after_drain(records, last_drain_ns_ ? now - last_drain_ns_
+                                              : pacing_.options().idle_timeout_ns);
+  last_drain_ns_ = now;
   return records;
 }
 

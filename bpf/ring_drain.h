@@ -69,6 +69,7 @@ class RingBufferDrain {
   transport::ConsumerPacing pacing_;
   UniqueFd consumer_fd_;
   uint32_t* consumer_mode_ = nullptr;  // mmapped bt_consumer_state.mode; null: no protocol
+  uint64_t last_drain_ns_ = 0;  // CLOCK_MONOTONIC at the end of the previous paced drain
   uint64_t paced_drains_ = 0;
   uint64_t sleeps_ = 0;
   uint64_t wakeups_ = 0;

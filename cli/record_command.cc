@@ -69,6 +69,10 @@ ArgParser make_parser() {
       .option("ring-size", 0, "SIZE", "kernel ring buffer per tracer (default: 16M syscalls and "
                                        "memory, 4M network, 1M CPU samples and processes)")
       .flag("no-symbols", 0, "do not resolve stack frames at record time (addresses only)")
+      .option("bpf-stats", 0, "MODE", "BPF programs' run time from kernel BPF stats, which cost two "
+                                      "clock reads per program run: auto (default: on while that is "
+                                      "cheap, else 1 s in every 10 s and scaled), full (always on: "
+                                      "exact) or off")
       .option("otlp-interval", 0, "D", "with --otlp-endpoint/--otlp-file: export while recording, "
                                        "every D (default 10s): spans that ended, cumulative "
                                        "metrics; the rest and the profile at the end")
@@ -263,6 +267,11 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
 
   record::LiveOptions live = record::live_options_from(config);
   live.symbolize = !parsed.has("no-symbols");
+  if (auto v = parsed.get("bpf-stats")) {
+    auto mode = bpftape::record::parse_bpf_stats_mode(*v);
+    if (!mode) return usage(mode.error().message());
+    live.bpf_stats = *mode;
+  }
   if (auto v = parsed.get("ring-size")) {
     auto size = parse_size("ring-size", *v);
     if (!size) return usage(size.error().message());

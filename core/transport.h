@@ -89,47 +89,67 @@ inline constexpr uint64_t kDefaultWakeupBytes = 256u << 10;
 //  - Asleep: blocked in epoll with the shared consumer state set to "asleep": the first record
 //    any program submits wakes it (one wakeup per sleep), else idle_timeout_ns passes. Used
 //    when nothing came: the start of a burst is seen at once.
-//  - Streaming: records keep coming (at least one per tick): it sleeps tick_ns, drains, and no
-//    program wakes anyone. Delivery latency ~ one tick; the cost of waking moves from the
-//    traced tasks to the consumer's own timer.
-//  - Lazy: records trickle (CPU samples, a quiet service): it sleeps lazy_ns between drains, and
-//    programs wake it only once wakeup_bytes wait. Bounds the consumer's wakeups to 1/lazy_ns
-//    at low rates, at the price of up to lazy_ns of delivery latency.
-// Transitions, after each drain of `records`: from Asleep, >= enter_records (that many arrived
-// within one wake latency) -> Streaming, some -> Lazy; from Lazy, at least one per tick on
-// average -> Streaming; from anywhere, none -> Asleep (Streaming: an empty tick).
+//  - Streaming: records come at >= stream_rate: it sleeps tick_ns, drains, and no program
+//    wakes anyone. Delivery latency ~ one tick; the cost of waking moves from the traced tasks
+//    to the consumer's own timer.
+//  - Lazy: records trickle (CPU samples, a quiet service): it sleeps a lazy period between
+//    drains, and programs wake it only once wakeup_bytes wait. The period starts at
+//    lazy_min_ns after a wakeup (a probe: a stream that is starting shows its rate within it)
+//    and doubles while the rate stays low, up to lazy_ns. Bounds the consumer's wakeups to
+//    1/lazy_ns at low rates, at the price of up to lazy_ns of delivery latency.
+// After each drain, the records it found over the time since the previous drain give the rate:
+// >= stream_rate -> Streaming; lower -> Lazy (a longer period each time); none -> Asleep from
+// Streaming after empty_ticks empty ticks in a row (a stream with gaps does not bounce through
+// wakeups), from Lazy once even the longest period found nothing.
 class ConsumerPacing {
  public:
   struct Options {
     uint64_t tick_ns = 50'000;
+    uint64_t lazy_min_ns = 1'000'000;
     uint64_t lazy_ns = 50'000'000;
     uint64_t idle_timeout_ns = 100'000'000;
-    uint32_t enter_records = 2;
+    uint64_t stream_rate = 5'000;  // records/s
+    uint32_t empty_ticks = 4;
   };
   enum class Wait : uint8_t { Asleep, Streaming, Lazy };
 
   ConsumerPacing() = default;
   explicit ConsumerPacing(const Options& options) : options_(options) {}
 
-  // After a drain that consumed `records`: how to wait before the next one.
-  Wait after_drain(size_t records) {
+  // After a drain that consumed `records`, `since_ns` after the previous drain: how to wait
+  // before the next one.
+  Wait after_drain(size_t records, uint64_t since_ns) {
+    const Wait was = wait_;
     if (records == 0) {
+      if (was == Wait::Streaming && ++empty_ticks_ < options_.empty_ticks) return wait_;
+      if (was == Wait::Lazy && lazy_period_ns_ < options_.lazy_ns) {
+        lazy_period_ns_ = std::min(options_.lazy_ns, 2 * lazy_period_ns_);
+        return wait_;
+      }
+      empty_ticks_ = 0;
       wait_ = Wait::Asleep;
-    } else if (wait_ == Wait::Asleep) {
-      wait_ = records >= options_.enter_records ? Wait::Streaming : Wait::Lazy;
-    } else if (wait_ == Wait::Lazy && records * options_.tick_ns >= options_.lazy_ns) {
+      return wait_;
+    }
+    empty_ticks_ = 0;
+    const bool busy = static_cast<double>(records) * 1e9 >=
+                      static_cast<double>(options_.stream_rate) * static_cast<double>(since_ns);
+    if (busy) {
       wait_ = Wait::Streaming;
+    } else {
+      lazy_period_ns_ = was == Wait::Lazy ? std::min(options_.lazy_ns, 2 * lazy_period_ns_)
+                                          : options_.lazy_min_ns;
+      wait_ = Wait::Lazy;
     }
     return wait_;
   }
   Wait next_wait() const { return wait_; }
-  // How long a wait lasts at most (Asleep: unless a program wakes it; Lazy: unless
+  // How long the next wait lasts at most (Asleep: unless a program wakes it; Lazy: unless
   // wakeup_bytes wait).
-  uint64_t wait_ns(Wait wait) const {
-    switch (wait) {
+  uint64_t wait_ns() const {
+    switch (wait_) {
       case Wait::Asleep: return options_.idle_timeout_ns;
       case Wait::Streaming: return options_.tick_ns;
-      case Wait::Lazy: return options_.lazy_ns;
+      case Wait::Lazy: return lazy_period_ns_;
     }
     return options_.idle_timeout_ns;
   }
@@ -138,6 +158,8 @@ class ConsumerPacing {
  private:
   Options options_;
   Wait wait_ = Wait::Asleep;
+  uint32_t empty_ticks_ = 0;
+  uint64_t lazy_period_ns_ = 0;
 };
 
 // The threshold a ring actually gets: a quarter of a small ring, so that "never let the ring

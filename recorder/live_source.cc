@@ -61,7 +61,6 @@ LiveSource::LiveSource(const LiveOptions& options)
 LiveSource::~LiveSource() {
   stop();
   probes_.clear();
-  if (stats_fd_ >= 0) close(stats_fd_);
 }
 
 Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& options) {
@@ -76,10 +75,6 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     BPFTAPE_RETURN_IF_ERROR(o.validate());
     return o;
   };
-
-  // Run-time stats cost two clock reads per program run; they are how overhead is measured
-  // rather than estimated. Held on by this fd; failure (old kernel) only loses that figure.
-  source->stats_fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
 
   // Load every probe first (BTF, verifier: the slow part), then attach them together, so early
   // events do not wait in the rings while later probes load. The process probe comes first:
@@ -134,6 +129,14 @@ Result<std::unique_ptr<LiveSource>> LiveSource::create(const LiveOptions& option
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(p.probe->events_fd(), &info, &len) == 0) source->ring_bytes_ += info.max_entries;
   }
+  // Run-time stats cost two clock reads per program run; they are how overhead is measured
+  // rather than guessed, and BpfStatsSampler keeps them on only while that is cheap. Started
+  // once every probe is attached (its thread reads the programs' run counts). Failure (old
+  // kernel, no CAP_SYS_ADMIN) only loses that figure.
+  LiveSource* raw = source.get();
+  source->stats_sampler_ = std::make_unique<BpfStatsSampler>(
+      BpfStatsSampler::Options{.mode = options.bpf_stats},
+      [raw] { return raw->total_program_runs(); }, read_clock_ns(CLOCK_MONOTONIC));
   // Processes already running are named from /proc as their first event arrives (learn()).
   return source;
 }
@@ -148,6 +151,9 @@ void LiveSource::stop() {
   if (stopped_) return;
   stopped_ = true;
   for (auto& p : probes_) p.probe->detach();
+  // No program runs from here on: the stats' time ends now, not when they are read.
+  stopped_ns_ = read_clock_ns(CLOCK_MONOTONIC);
+  if (stats_sampler_) stats_sampler_->stop(stopped_ns_);
 }
 
 Result<void> LiveSource::pause() {
@@ -316,9 +322,27 @@ NewSymbols LiveSource::take_symbols() {
   return std::exchange(pending_symbols_, NewSymbols{});
 }
 
+uint64_t LiveSource::total_program_runs() const {
+  uint64_t runs = 0;
+  for (const auto& p : probes_) {
+    bpf_program* prog = nullptr;
+    bpf_object__for_each_program(prog, p.probe->object()) {
+      const int fd = bpf_program__fd(prog);
+      if (fd < 0) continue;
+      bpf_prog_info info{};
+      uint32_t len = sizeof(info);
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) runs += info.run_cnt;
+    }
+  }
+  return runs;
+}
+
 tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
   tape::BpfStatsSnapshot snapshot;
   snapshot.timestamp_ns = read_clock_ns(CLOCK_MONOTONIC);
+  // Counters ran only part of the time (sampled): scale them to the whole recording.
+  const double scale = stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : snapshot.timestamp_ns) : 0.0;
+  auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
   for (const auto& p : probes_) {
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, p.probe->object()) {
@@ -328,7 +352,8 @@ tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
       uint32_t len = sizeof(info);
       if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
       snapshot.programs.push_back(tape::BpfProgramStats{bpf_program__name(prog), info.id,
-                                                        info.run_time_ns, info.run_cnt,
+                                                        scaled(info.run_time_ns),
+                                                        scaled(info.run_cnt),
                                                         info.recursion_misses});
     }
   }
@@ -357,7 +382,8 @@ LiveSource::Stats LiveSource::stats() const {
   return Stats{events_,
                lost_,
                drain_.decode_errors(),
-               stats_fd_ >= 0,
+               stats_sampler_ && stats_sampler_->available(),
+               stats_sampler_ ? stats_sampler_->measured_share(stopped_ ? stopped_ns_ : read_clock_ns(CLOCK_MONOTONIC)) : 0.0,
                ring_bytes_,
                interned_.memory_bytes(),
                first_event_ns_,

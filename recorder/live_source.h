@@ -27,6 +27,7 @@
 #include "core/tape/types.h"
 #include "core/transport.h"
 #include "core/tracers/latency_histogram.h"
+#include "recorder/bpf_stats_sampler.h"
 #include "recorder/drain_placement.h"
 #include "recorder/symbol_collector.h"
 
@@ -46,6 +47,9 @@ struct LiveOptions {
   // How the drain loop waits (transport::ConsumerPacing): asleep in epoll until a program wakes
   // it (once per sleep) or idle_timeout_ns passes; ticking every tick_ns while records stream.
   otlp::ebpf::transport::ConsumerPacing::Options pacing;
+  // Kernel BPF run-time stats: on while affordable, else sampled and scaled (Auto, default),
+  // all the time, or never (BpfStatsSampler explains why).
+  BpfStatsMode bpf_stats = BpfStatsMode::Auto;
   std::string libc = "libc.so.6";  // for the memory probe's uprobes
   // The one process the memory probe's uprobes attach to; unset: the filter's only pid if it
   // has exactly one, else every process (each allocation on the machine then traps).
@@ -96,6 +100,7 @@ class LiveSource : public otlp::ebpf::EventSource {
     uint64_t lost = 0;           // records the kernel could not reserve (ring full)
     uint64_t decode_errors = 0;  // malformed records (never expected; counted, skipped)
     bool bpf_stats_enabled = false;
+    double bpf_stats_share = 0;   // of the recording the counters ran (1: all of it)
     uint64_t ring_bytes = 0;      // kernel memory held by the ring buffers
     uint64_t interned_bytes = 0;  // strings and stacks kept for the events' ids
     uint64_t first_event_ns = 0;  // 0 before any event
@@ -119,6 +124,9 @@ class LiveSource : public otlp::ebpf::EventSource {
   // Counts the batch's records per CPU and moves the calling thread (DrainPlacement).
   void place_drain_thread(const otlp::ebpf::EventBatch& batch, uint64_t now);
   void learn_process(uint32_t pid);
+  // Run counts of every loaded program, summed (BpfStatsSampler's rate; thread-safe once
+  // create() returned: probes_ no longer changes).
+  uint64_t total_program_runs() const;
 
   LiveOptions options_;
   otlp::ebpf::InternTable interned_;
@@ -135,7 +143,8 @@ class LiveSource : public otlp::ebpf::EventSource {
   };
   std::vector<Probe> probes_;
   uint64_t ring_bytes_ = 0;  // sum of the probes' ring sizes
-  int stats_fd_ = -1;  // holds kernel BPF run-time stats on while open
+  std::unique_ptr<BpfStatsSampler> stats_sampler_;
+  uint64_t stopped_ns_ = 0;  // when stop() detached the programs: the stats' end
   bool stopped_ = false;
   bool paused_ = false;
   uint64_t events_ = 0;

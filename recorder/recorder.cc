@@ -153,6 +153,7 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   summary.decode_errors = stats.decode_errors;
   summary.symbols = source.symbol_stats();
   summary.bpf_stats_available = stats.bpf_stats_enabled;
+  summary.bpf_stats_share = stats.bpf_stats_share;
   for (const auto& p : source.bpf_stats().programs) {
     summary.bpf_run_time_ns += p.run_time_ns;
     summary.bpf_run_count += p.run_count;
@@ -182,12 +183,16 @@ std::string RecordSummary::describe() const {
   }
   out += "\n";
   if (bpf_stats_available) {
-    out += fmt::format("  BPF programs: {} CPU over {} runs ({:.2f}% of one CPU, {} per run)\n",
+    out += fmt::format("  BPF programs: {} CPU over {} runs ({:.2f}% of one CPU, {} per run){}\n",
                        format_duration_ns(bpf_run_time_ns), bpf_run_count,
                        secs > 0 ? 100.0 * static_cast<double>(bpf_run_time_ns) / 1e9 / secs : 0.0,
-                       format_duration_ns(bpf_run_count ? bpf_run_time_ns / bpf_run_count : 0));
+                       format_duration_ns(bpf_run_count ? bpf_run_time_ns / bpf_run_count : 0),
+                       bpf_stats_share < 1.0
+                           ? fmt::format(", scaled from the {:.1f}% of the time kernel BPF stats ran",
+                                         100.0 * bpf_stats_share)
+                           : "");
   } else {
-    out += "  BPF programs: run time unknown (kernel BPF stats could not be enabled)\n";
+    out += "  BPF programs: run time unknown (kernel BPF stats off, or they could not be enabled)\n";
   }
   out += fmt::format("  recorder: {} CPU ({:.2f}% of one CPU) after {} to set up, peak RSS {}\n",
                      format_duration_ns(recorder_cpu_ns),

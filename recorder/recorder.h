@@ -52,6 +52,7 @@ struct RecordSummary {
   uint64_t bpf_run_time_ns = 0;  // sum over bpftape's programs (kernel BPF stats)
   uint64_t bpf_run_count = 0;
   bool bpf_stats_available = false;
+  double bpf_stats_share = 1.0;  // of the recording the counters ran; < 1: figures scaled up
   uint64_t recorder_cpu_ns = 0;  // user + system time of this process while recording
   uint64_t setup_cpu_ns = 0;     // ... before: loading the probes (BTF, verifier), kallsyms
   uint64_t peak_rss_bytes = 0;

@@ -79,6 +79,7 @@ void LiveTracer::run() {
   while (!stop_requested_) {
     // The source is only touched from this thread while it runs (pause/resume go through
     // the mutex too).
+    while (control_waiting_.load() > 0) std::this_thread::yield();
     Result<bool> more = [&] {
       std::lock_guard lock(mutex_);
       return source_->next(batch);
@@ -96,13 +97,17 @@ void LiveTracer::run() {
 
 Result<void> LiveTracer::pause() {
   if (!running_) return make_error(ErrorKind::ConfigError, "not running: start() first");
+  ++control_waiting_;
   std::lock_guard lock(mutex_);
+  --control_waiting_;
   return source_->pause();
 }
 
 Result<void> LiveTracer::resume() {
   if (!running_) return make_error(ErrorKind::ConfigError, "not running: start() first");
+  ++control_waiting_;
   std::lock_guard lock(mutex_);
+  --control_waiting_;
   return source_->resume();
 }
 

@@ -88,6 +88,10 @@ class LiveTracer {
   std::unique_ptr<Pipeline> pipeline_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
+  // pause()/resume() waiting for mutex_: the drain thread, which holds it through each next()
+  // (up to the pacing's idle timeout), lets them in before it takes it again — std::mutex is
+  // not fair, and a thread that relocks at once starved them.
+  std::atomic<int> control_waiting_{0};
   bool running_ = false;
   mutable std::mutex mutex_;  // guards the pipeline, aggregator, events and error below
   std::vector<EbpfEvent> events_;

@@ -110,7 +110,7 @@ class Consumer {
         case State::Waiting: {
           if (queue_.empty() && wake_at_ == kNever && wait_ == Wait::Asleep && timer_at_ <= t) {
             // Idle: timeouts with nothing to drain change nothing; skip them.
-            const uint64_t period = pacing_.wait_ns(Wait::Asleep);
+            const uint64_t period = pacing_.options().idle_timeout_ns;
             timer_at_ += ((t - timer_at_) / period + 1) * period;
           }
           const uint64_t start = std::min(wake_at_, timer_at_);
@@ -135,7 +135,10 @@ class Consumer {
           break;
         case State::Processing:
           if (clock_ > t) return;
-          pacing_.after_drain(drained_);
+          // The first drain's rate is taken over an idle timeout, as the recorder takes it.
+          pacing_.after_drain(drained_, last_drain_end_ == kNever ? pacing_.options().idle_timeout_ns
+                                                                  : clock_ - last_drain_end_);
+          last_drain_end_ = clock_;
           begin_wait(clock_);
           break;
       }
@@ -182,8 +185,8 @@ class Consumer {
     // A streaming tick comes no earlier than the tick, and no earlier than the scheduler lets
     // the consumer run: the recording's drain spans are the interval between its drains while
     // it streamed. The lazy period and the idle timeout are long enough to take as exact.
-    timer_at_ = at + (wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(wait_), draw_latency())
-                                               : pacing_.wait_ns(wait_));
+    timer_at_ = at + (wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(), draw_latency())
+                                               : pacing_.wait_ns());
     wake_at_ = kNever;
     // An asleep wait re-checks the rings first, and epoll reports a wakeup that came while the
     // consumer was awake: either way it drains again at once.
@@ -211,6 +214,7 @@ class Consumer {
   uint64_t wake_at_ = kNever;
   uint64_t timer_at_ = kNever;
   size_t drained_ = 0;      // records consumed by the current drain
+  uint64_t last_drain_end_ = kNever;
   Rng latency_rng_;  // fixed seed: the same inputs give the same prediction
 };
 
