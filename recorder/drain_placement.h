@@ -1,5 +1,5 @@
-// DrainPlacement: keeps the recorder's drain thread off the CPUs whose tasks it is busy
-// recording.
+// DrainPlacement: keeps the recorder's threads (the drain thread above all) off the CPUs whose
+// tasks it is busy recording.
 //
 // Why: while records stream, the drain thread wakes thousands of times a second. Where the
 // scheduler sees no cache shared between CPUs (VMs without cache topology, like the
@@ -23,8 +23,8 @@ namespace bpftape::record {
 class DrainPlacement {
  public:
   struct Options {
-    uint64_t window_ns = 200'000'000;
-    uint64_t min_records = 20'000;  // per window (100 k/s): below, placement does not matter
+    uint64_t window_ns = 50'000'000;
+    uint64_t min_records = 5'000;  // per window (100 k/s): below, placement does not matter
     double hot_share = 0.25;        // a CPU with this share of the records is "busy recording"
   };
 

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -226,8 +227,16 @@ void LiveSource::place_drain_thread(const EventBatch& batch, uint64_t now) {
     cpu_set_t set;
     CPU_ZERO(&set);
     for (int cpu : *cpus) CPU_SET(cpu, &set);
-    // Best effort: a refusal (cpuset changes under us) only keeps the scheduler's choice.
-    if (sched_setaffinity(0, sizeof(set), &set) == 0) ++placement_moves_;
+    // Every thread of the recorder, not only this one: the tape's compression thread, the BPF
+    // stats thread and the OTLP sender preempt the traced task just the same. Best effort: a
+    // refusal (cpuset changes under us) only keeps the scheduler's choice.
+    bool moved = false;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      const pid_t tid = static_cast<pid_t>(std::strtol(task.path().filename().c_str(), nullptr, 10));
+      if (tid > 0 && sched_setaffinity(tid, sizeof(set), &set) == 0) moved = true;
+    }
+    if (moved) ++placement_moves_;
   }
 }
 
