@@ -1,7 +1,13 @@
 #include "core/tape/event_codec.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
+#include <optional>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -11,58 +17,136 @@ namespace otlp::ebpf::tape {
 namespace {
 
 // Reads one column. Overruns and over-long varints set a sticky error flag instead of
-// branching out of the hot loop; decode_events checks every cursor once at the end.
+// branching out of the hot loop: the rest of the column reads as zeros, and decode_events
+// checks every column once at the end ("ends inside a value" / "bytes left over").
 class Cursor {
  public:
   explicit Cursor(capnp::Data::Reader data) : p_(data.begin()), end_(data.end()) {}
 
-  // The one-byte case inline (most values of most columns); longer ones out of line.
+  // One value (the sparse columns: loss records, the verbatim index).
   uint64_t varint() {
     if (p_ != end_ && *p_ < 0x80) [[likely]] return *p_++;
-    return varint_multi();
+    uint64_t value;
+    p_ = varint_slow(p_, &value);
+    return value;
   }
-  uint8_t byte() {
-    if (p_ == end_) {
+  // `count` values into out[0..count): the dense columns, a block of events at a time.
+  void varints(uint64_t* out, size_t count);
+  // `count` raw bytes into out[0..count).
+  void bytes(uint8_t* out, size_t count) {
+    const size_t have = std::min(count, remaining());
+    if (have) std::memcpy(out, p_, have);
+    p_ += have;
+    if (have < count) {
+      std::memset(out + have, 0, count - have);
       bad_ = true;
-      return 0;
     }
-    return *p_++;
   }
   bool ok() const { return !bad_; }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }
 
  private:
-  [[gnu::noinline]] uint64_t varint_multi() {
-    if (end_ - p_ >= static_cast<ptrdiff_t>(kMaxVarintBytes)) {
-      // Enough bytes left for any varint: decode without per-byte bounds checks.
-      uint64_t value = 0;
-      for (unsigned i = 0; i < kMaxVarintBytes; ++i) {
-        uint8_t b = p_[i];
-        value |= static_cast<uint64_t>(b & 0x7f) << (7 * i);
-        if (b < 0x80) {
-          p_ += i + 1;
-          return value;
-        }
-      }
-    }
-    return varint_slow();
-  }
-  uint64_t varint_slow() {
+  // Byte by byte, bounds-checked: the last few values of a column and 9- or 10-byte values.
+  // Returns where the value ends (the column's end, with the error flag set, when it does not).
+  [[gnu::noinline]] const uint8_t* varint_slow(const uint8_t* p, uint64_t* out) {
     uint64_t value = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) break;
-      uint8_t b = *p_++;
+      if (p == end_) break;
+      uint8_t b = *p++;
       value |= static_cast<uint64_t>(b & 0x7f) << shift;
-      if (b < 0x80) return value;
+      if (b < 0x80) {
+        *out = value;
+        return p;
+      }
     }
     bad_ = true;
-    p_ = end_;
-    return 0;
+    *out = 0;
+    return end_;
   }
   const uint8_t* p_;
   const uint8_t* end_;
   bool bad_ = false;
 };
+
+// out[0..8) = the bytes p[0..8), zero-extended.
+inline void widen8(const uint8_t* p, uint64_t* out) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i words = _mm_unpacklo_epi8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), zero);
+  const __m128i lo = _mm_unpacklo_epi16(words, zero), hi = _mm_unpackhi_epi16(words, zero);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out), _mm_unpacklo_epi32(lo, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2), _mm_unpackhi_epi32(lo, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 4), _mm_unpacklo_epi32(hi, zero));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 6), _mm_unpackhi_epi32(hi, zero));
+#else
+  for (unsigned j = 0; j < 8; ++j) out[j] = p[j];
+#endif
+}
+
+// The 7-bit groups of up to 8 varint bytes (continuation bits already cleared), packed.
+inline uint64_t pack_groups(uint64_t x) {
+  x = (x & 0x007f007f007f007fULL) | ((x & 0x7f007f007f007f00ULL) >> 1);
+  x = (x & 0x00003fff00003fffULL) | ((x & 0x3fff00003fff0000ULL) >> 2);
+  return (x & 0x000000000fffffffULL) | ((x & 0x0fffffff00000000ULL) >> 4);
+}
+
+// Branch-light LEB128 over a run of values, one 8-byte load per step: eight one-byte values
+// at once when no byte of the load has its continuation bit; else one value, one or two bytes
+// by a test each, three to eight bytes by the position of the first clear continuation bit
+// with its 7-bit groups packed by three mask-and-shift steps (no loop). 9- and 10-byte values
+// and a column's last few bytes take the bounds-checked slow path.
+void Cursor::varints(uint64_t* out, size_t count) {
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint8_t* p = p_;
+  size_t i = 0;
+  while (i < count) {
+    const size_t avail = static_cast<size_t>(end_ - p);
+    if (avail < kMaxVarintBytes) break;
+    // Values k = 0 .. (avail - 10) / 10 start with >= 10 bytes left, whatever their lengths.
+    const size_t stop = std::min(count, i + (avail - kMaxVarintBytes) / kMaxVarintBytes + 1);
+    while (i < stop) {
+      uint64_t x = get_u64(p);
+      if ((x & kHigh) == 0 && stop - i >= 8) {
+        widen8(p, out + i);
+        p += 8;
+        i += 8;
+        continue;
+      }
+      if (!(x & 0x80)) {
+        out[i++] = x & 0x7f;
+        ++p;
+        continue;
+      }
+      if (!(x & 0x8000)) {
+        out[i++] = (x & 0x7f) | ((x >> 1) & 0x3f80);
+        p += 2;
+        continue;
+      }
+      const uint64_t stops = ~x & kHigh;
+      if (stops == 0) {
+        // 9 or 10 bytes (64-bit hashes, e.g. socket ids): the 10th contributes bit 63 only.
+        const uint64_t low = pack_groups(x & ~kHigh);
+        if (p[8] < 0x80) {
+          out[i++] = low | (static_cast<uint64_t>(p[8]) << 56);
+          p += 9;
+        } else if (p[9] < 0x80) {
+          out[i++] = low | (static_cast<uint64_t>(p[8] & 0x7f) << 56) |
+                     (static_cast<uint64_t>(p[9]) << 63);
+          p += 10;
+        } else {
+          // Over-long: flags the column and leaves p at its end, outside the fast zone.
+          p = varint_slow(p, &out[i++]);
+          break;
+        }
+        continue;
+      }
+      p += (static_cast<unsigned>(__builtin_ctzll(stops)) >> 3) + 1;
+      out[i++] = pack_groups(x & (stops ^ (stops - 1)) & ~kHigh);  // this value's bytes only
+    }
+  }
+  for (; i < count; ++i) p = varint_slow(p, &out[i]);
+  p_ = p;
+}
 
 template <typename Column>
 kj::ArrayPtr<const kj::byte> bytes_of(const Column& c) {
@@ -346,6 +430,40 @@ void EventVectorPool::give(std::vector<EbpfEvent>&& events) {
   if (free_.size() < kMaxPooled) free_.push_back(std::move(events));
 }
 
+namespace {
+
+// Events are rebuilt a block at a time: each column's values for the block are decoded in one
+// tight loop (Cursor::varints) into these arrays, then every event of the block is assembled
+// from them. Blocks never span batches. 256 events keep the arrays the block touches in L1/L2.
+constexpr size_t kBlock = 256;
+
+// Payload kind of each type byte; kUnknownKind for bytes that are no known type.
+constexpr uint8_t kUnknownKind = 5;
+const std::array<uint8_t, 256> kKindOf = [] {
+  std::array<uint8_t, 256> t{};
+  for (unsigned i = 0; i < 256; ++i) {
+    t[i] = is_known_event_type(static_cast<uint8_t>(i))
+               ? static_cast<uint8_t>(payload_kind(static_cast<EbpfEventType>(i)))
+               : kUnknownKind;
+  }
+  return t;
+}();
+
+struct BlockColumns {
+  uint64_t ts[kBlock], cpu[kBlock], pid[kBlock], tid[kBlock];
+  uint64_t cpu_user[kBlock], cpu_kernel[kBlock];
+  uint64_t sys_nr[kBlock], sys_ret[kBlock], sys_dur[kBlock];
+  uint64_t mem_addr[kBlock], mem_size[kBlock], mem_old[kBlock], mem_stack[kBlock];
+  uint8_t mem_op[kBlock];
+  uint64_t proc_parent[kBlock], proc_child[kBlock], proc_exit[kBlock], proc_comm[kBlock],
+      proc_file[kBlock];
+  uint64_t net_socket[kBlock], net_dur[kBlock], net_bytes[kBlock], net_endpoints[kBlock],
+      net_payload[kBlock], net_lport[kBlock], net_rport[kBlock];
+  uint8_t net_small[3 * kBlock];
+};
+
+}  // namespace
+
 Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* pool) {
   auto fail = [](std::string what) { return make_error(ErrorKind::FormatError, std::move(what)); };
   DecodedEvents out;
@@ -405,23 +523,34 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
       net_small(in.getNetSmall()), loss_ts(in.getLossTimestamps()),
       loss_count(in.getLossCounts());
 
+  // Positions of the verbatim events, each a delta from the previous one + 1. They must lie
+  // inside the frame (so that every block knows how many of its events use the columns).
+  std::vector<uint64_t> verbatim_at(verbatim_count);
+  const uint8_t* const type_bytes = types.begin();
+  const uint8_t* const flag_bytes = flags.begin();
+  for (size_t v = 0, next = 0; v < verbatim_count; ++v) {
+    const uint64_t delta = vidx_col.varint();
+    if (delta >= n || next + delta >= n) {
+      return fail(fmt::format("verbatim index places {} of {} stored events", v,
+                              verbatim_count));
+    }
+    verbatim_at[v] = next + delta;
+    next = verbatim_at[v] + 1;
+  }
+
   const uint64_t base = in.getBaseTimestampNs();
   uint64_t prev_ts = base, prev_loss_ts = base, prev_mem = 0;
   int64_t prev_pid = 0;
   uint64_t first_ts = std::numeric_limits<uint64_t>::max(), last_ts = 0;
   InternRefs refs;
   size_t verbatim_seen = 0;
-  uint64_t verbatim_base = 0;
-  uint64_t next_verbatim = std::numeric_limits<uint64_t>::max();
-  auto advance_verbatim = [&] {
-    if (verbatim_seen < verbatim_count) {
-      next_verbatim = verbatim_base + vidx_col.varint();
-      verbatim_base = next_verbatim + 1;
-    } else {
-      next_verbatim = std::numeric_limits<uint64_t>::max();
-    }
-  };
-  advance_verbatim();
+  uint64_t next_verbatim = verbatim_count ? verbatim_at[0] : UINT64_MAX;
+  // The first event that fails validate_event, reported only once every column has been
+  // checked, so that a malformed column is reported as such, not as the odd-looking event it
+  // produced.
+  std::optional<std::pair<uint64_t, RejectReason>> invalid;
+  auto cols = std::make_unique_for_overwrite<BlockColumns>();
+  BlockColumns& bc = *cols;
 
   out.batches.resize(batch_events.size());
   uint64_t g = 0;  // event index within the frame
@@ -432,110 +561,202 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
     // Decoded in place: resize() zero-fills (padding and unused payload bytes stay zero),
     // and the fields are then written into the vector's element.
     events.resize(batch_events[b]);
-    for (uint32_t k = 0; k < batch_events[b]; ++k) {
-      EbpfEvent& ev = events[k];
-      if (g == next_verbatim) {
-        std::memcpy(&ev, verbatim.begin() + verbatim_seen * sizeof(EbpfEvent), sizeof(EbpfEvent));
-        ++verbatim_seen;
-        advance_verbatim();
-        add_intern_refs(ev, &refs);
-      } else {
-        if (c >= types.size()) {
-          return fail(fmt::format("event {} has no entry in the type column", g));
-        }
-        const uint8_t type = types[c];
-        if (!is_known_event_type(type)) {
-          return fail(fmt::format("event {} has unknown type {}", g, type));
-        }
-        ev.event_type = static_cast<EbpfEventType>(type);
-        prev_ts += static_cast<uint64_t>(unzigzag(ts_col.varint()));
-        ev.timestamp_ns = prev_ts;
-        const uint64_t cpu = cpu_col.varint();
-        const int64_t pid = prev_pid + unzigzag(pid_col.varint());
-        const int64_t tid = pid + unzigzag(tid_col.varint());
-        if (cpu > 0xffff || pid < 0 || pid > 0xffffffffLL || tid < 0 || tid > 0xffffffffLL) {
-          return fail(fmt::format("event {}: cpu {}, pid {} or tid {} out of range", g, cpu, pid,
-                                  tid));
-        }
-        prev_pid = pid;
-        ev.cpu = static_cast<uint16_t>(cpu);
-        ev.pid = static_cast<uint32_t>(pid);
-        ev.tid = static_cast<uint32_t>(tid);
-        ev.flags = flags[c];
-        ++c;
-        switch (payload_kind(ev.event_type)) {
-          case PayloadKind::CpuSample: {
-            uint64_t user = cpu_user.varint(), kernel = cpu_kernel.varint();
-            if ((user | kernel) > 0xffffffffULL) return fail(fmt::format("event {}: stack id too large", g));
-            ev.payload.cpu_sample.user_stack = static_cast<uint32_t>(user);
-            ev.payload.cpu_sample.kernel_stack = static_cast<uint32_t>(kernel);
-            refs.max_stack = std::max<uint32_t>(refs.max_stack, static_cast<uint32_t>(std::max(user, kernel)));
-            break;
+    for (size_t block_start = 0; block_start < events.size(); block_start += kBlock) {
+      const size_t block_size = std::min(kBlock, events.size() - block_start);
+      // How many of the block's events are in the columns, and of which payload kind.
+      size_t in_columns = block_size;
+      for (size_t v = verbatim_seen; v < verbatim_count && verbatim_at[v] < g + block_size; ++v) {
+        --in_columns;
+      }
+      uint32_t kinds[kUnknownKind + 1] = {};
+      for (size_t k = 0; k < in_columns; ++k) ++kinds[kKindOf[type_bytes[c + k]]];
+      ts_col.varints(bc.ts, in_columns);
+      cpu_col.varints(bc.cpu, in_columns);
+      pid_col.varints(bc.pid, in_columns);
+      tid_col.varints(bc.tid, in_columns);
+      if (const size_t m = kinds[static_cast<uint8_t>(PayloadKind::CpuSample)]) {
+        cpu_user.varints(bc.cpu_user, m);
+        cpu_kernel.varints(bc.cpu_kernel, m);
+      }
+      if (const size_t m = kinds[static_cast<uint8_t>(PayloadKind::Syscall)]) {
+        sys_nr.varints(bc.sys_nr, m);
+        sys_ret.varints(bc.sys_ret, m);
+        sys_dur.varints(bc.sys_dur, m);
+      }
+      if (const size_t m = kinds[static_cast<uint8_t>(PayloadKind::Memory)]) {
+        mem_addr.varints(bc.mem_addr, m);
+        mem_size.varints(bc.mem_size, m);
+        mem_old.varints(bc.mem_old, m);
+        mem_stack.varints(bc.mem_stack, m);
+        mem_op.bytes(bc.mem_op, m);
+      }
+      if (const size_t m = kinds[static_cast<uint8_t>(PayloadKind::Process)]) {
+        proc_parent.varints(bc.proc_parent, m);
+        proc_child.varints(bc.proc_child, m);
+        proc_exit.varints(bc.proc_exit, m);
+        proc_comm.varints(bc.proc_comm, m);
+        proc_file.varints(bc.proc_file, m);
+      }
+      if (const size_t m = kinds[static_cast<uint8_t>(PayloadKind::Network)]) {
+        net_socket.varints(bc.net_socket, m);
+        net_dur.varints(bc.net_dur, m);
+        net_bytes.varints(bc.net_bytes, m);
+        net_endpoints.varints(bc.net_endpoints, m);
+        net_payload.varints(bc.net_payload, m);
+        net_lport.varints(bc.net_lport, m);
+        net_rport.varints(bc.net_rport, m);
+        net_small.bytes(bc.net_small, 3 * m);
+      }
+
+      // Assemble. The checks of validate_event are folded into `bad` (no branch per check);
+      // a block with an invalid event is searched for it afterwards.
+      size_t h = 0, i_cpu = 0, i_sys = 0, i_mem = 0, i_proc = 0, i_net = 0;
+      bool bad = false;
+      uint64_t block_min = std::numeric_limits<uint64_t>::max(), block_max = 0;
+      EbpfEvent* const block = events.data() + block_start;
+      for (size_t k = 0; k < block_size; ++k, ++g) {
+        EbpfEvent& ev = block[k];
+        if (g == next_verbatim) [[unlikely]] {
+          std::memcpy(&ev, verbatim.begin() + verbatim_seen * sizeof(EbpfEvent),
+                      sizeof(EbpfEvent));
+          ++verbatim_seen;
+          next_verbatim = verbatim_seen < verbatim_count ? verbatim_at[verbatim_seen] : UINT64_MAX;
+          add_intern_refs(ev, &refs);
+          bad |= validate_event(ev).has_value();
+        } else {
+          const uint8_t type = type_bytes[c];
+          const uint8_t kind = kKindOf[type];
+          if (kind == kUnknownKind) [[unlikely]] {
+            return fail(fmt::format("event {} has unknown type {}", g, type));
           }
-          case PayloadKind::Syscall: {
-            uint64_t nr = sys_nr.varint();
-            if (nr > 0xffffffffULL) return fail(fmt::format("event {}: syscall number {} too large", g, nr));
-            ev.payload.syscall.nr = static_cast<uint32_t>(nr);
-            ev.payload.syscall.ret = unzigzag(sys_ret.varint());
-            ev.payload.syscall.duration_ns = sys_dur.varint();
-            break;
+          prev_ts += static_cast<uint64_t>(unzigzag(bc.ts[h]));
+          ev.timestamp_ns = prev_ts;
+          const uint64_t cpu = bc.cpu[h];
+          const int64_t pid = prev_pid + unzigzag(bc.pid[h]);
+          const int64_t tid = pid + unzigzag(bc.tid[h]);
+          if (cpu > 0xffff || pid < 0 || pid > 0xffffffffLL || tid < 0 || tid > 0xffffffffLL)
+              [[unlikely]] {
+            return fail(fmt::format("event {}: cpu {}, pid {} or tid {} out of range", g, cpu,
+                                    pid, tid));
           }
-          case PayloadKind::Memory: {
-            auto& m = ev.payload.memory;
-            prev_mem += static_cast<uint64_t>(unzigzag(mem_addr.varint()));
-            m.address = prev_mem;
-            m.size = mem_size.varint();
-            m.old_address = mem_old.varint();
-            uint64_t stack = mem_stack.varint();
-            if (stack > 0xffffffffULL) return fail(fmt::format("event {}: stack id too large", g));
-            m.stack = static_cast<uint32_t>(stack);
-            refs.max_stack = std::max(refs.max_stack, m.stack);
-            m.op = static_cast<MemoryOp>(mem_op.byte());
-            break;
-          }
-          case PayloadKind::Process: {
-            auto& p = ev.payload.process;
-            uint64_t parent = proc_parent.varint(), child = proc_child.varint();
-            int64_t code = unzigzag(proc_exit.varint());
-            uint64_t comm = proc_comm.varint(), file = proc_file.varint();
-            if ((parent | child | comm | file) > 0xffffffffULL || code < INT32_MIN ||
-                code > INT32_MAX) {
-              return fail(fmt::format("event {}: process field out of range", g));
+          prev_pid = pid;
+          ev.pid = static_cast<uint32_t>(pid);
+          ev.tid = static_cast<uint32_t>(tid);
+          ev.cpu = static_cast<uint16_t>(cpu);
+          ev.event_type = static_cast<EbpfEventType>(type);
+          ev.flags = flag_bytes[c];
+          bad |= (pid == 0) != (tid == 0);
+          ++c;
+          ++h;
+          switch (static_cast<PayloadKind>(kind)) {
+            case PayloadKind::CpuSample: {
+              const uint64_t user = bc.cpu_user[i_cpu], kernel = bc.cpu_kernel[i_cpu];
+              ++i_cpu;
+              if ((user | kernel) > 0xffffffffULL) [[unlikely]] {
+                return fail(fmt::format("event {}: stack id too large", g));
+              }
+              ev.payload.cpu_sample.user_stack = static_cast<uint32_t>(user);
+              ev.payload.cpu_sample.kernel_stack = static_cast<uint32_t>(kernel);
+              refs.max_stack =
+                  std::max<uint32_t>(refs.max_stack, static_cast<uint32_t>(std::max(user, kernel)));
+              break;
             }
-            p.parent_pid = static_cast<uint32_t>(parent);
-            p.child_pid = static_cast<uint32_t>(child);
-            p.exit_code = static_cast<int32_t>(code);
-            p.comm = static_cast<uint32_t>(comm);
-            p.filename = static_cast<uint32_t>(file);
-            refs.max_string = std::max({refs.max_string, p.comm, p.filename});
-            break;
-          }
-          case PayloadKind::Network: {
-            auto& o = ev.payload.network;
-            o.socket_id = net_socket.varint();
-            o.duration_ns = net_dur.varint();
-            uint64_t bytes = net_bytes.varint(), endpoints = net_endpoints.varint(),
-                     payload = net_payload.varint(), lport = net_lport.varint(),
-                     rport = net_rport.varint();
-            if ((bytes | endpoints | payload) > 0xffffffffULL || (lport | rport) > 0xffff) {
-              return fail(fmt::format("event {}: network field out of range", g));
+            case PayloadKind::Syscall: {
+              const uint64_t nr = bc.sys_nr[i_sys];
+              if (nr > 0xffffffffULL) [[unlikely]] {
+                return fail(fmt::format("event {}: syscall number {} too large", g, nr));
+              }
+              bad |= nr > kMaxSyscallNr;
+              ev.payload.syscall.nr = static_cast<uint32_t>(nr);
+              ev.payload.syscall.ret = unzigzag(bc.sys_ret[i_sys]);
+              ev.payload.syscall.duration_ns = bc.sys_dur[i_sys];
+              ++i_sys;
+              break;
             }
-            o.bytes = static_cast<uint32_t>(bytes);
-            o.endpoints = static_cast<uint32_t>(endpoints);
-            o.payload = static_cast<uint32_t>(payload);
-            o.local_port = static_cast<uint16_t>(lport);
-            o.remote_port = static_cast<uint16_t>(rport);
-            o.protocol = static_cast<NetProtocol>(net_small.byte());
-            o.direction = static_cast<NetDirection>(net_small.byte());
-            o.tcp_state = net_small.byte();
-            refs.max_string = std::max({refs.max_string, o.endpoints, o.payload});
+            case PayloadKind::Memory: {
+              auto& m = ev.payload.memory;
+              prev_mem += static_cast<uint64_t>(unzigzag(bc.mem_addr[i_mem]));
+              m.address = prev_mem;
+              m.size = bc.mem_size[i_mem];
+              m.old_address = bc.mem_old[i_mem];
+              const uint64_t stack = bc.mem_stack[i_mem];
+              if (stack > 0xffffffffULL) [[unlikely]] {
+                return fail(fmt::format("event {}: stack id too large", g));
+              }
+              m.stack = static_cast<uint32_t>(stack);
+              refs.max_stack = std::max(refs.max_stack, m.stack);
+              const uint8_t op = bc.mem_op[i_mem];
+              m.op = static_cast<MemoryOp>(op);
+              // validate_event: a free carries Free/Munmap, an allocation one of the others.
+              bad |= (op > static_cast<uint8_t>(MemoryOp::Munmap)) |
+                     ((type == static_cast<uint8_t>(EbpfEventType::MemoryFree)) !=
+                      (op >= static_cast<uint8_t>(MemoryOp::Free)));
+              ++i_mem;
+              break;
+            }
+            case PayloadKind::Process: {
+              auto& p = ev.payload.process;
+              const uint64_t parent = bc.proc_parent[i_proc], child = bc.proc_child[i_proc];
+              const int64_t code = unzigzag(bc.proc_exit[i_proc]);
+              const uint64_t comm = bc.proc_comm[i_proc], file = bc.proc_file[i_proc];
+              ++i_proc;
+              if ((parent | child | comm | file) > 0xffffffffULL || code < INT32_MIN ||
+                  code > INT32_MAX) [[unlikely]] {
+                return fail(fmt::format("event {}: process field out of range", g));
+              }
+              p.parent_pid = static_cast<uint32_t>(parent);
+              p.child_pid = static_cast<uint32_t>(child);
+              p.exit_code = static_cast<int32_t>(code);
+              p.comm = static_cast<uint32_t>(comm);
+              p.filename = static_cast<uint32_t>(file);
+              refs.max_string = std::max({refs.max_string, p.comm, p.filename});
+              break;
+            }
+            case PayloadKind::Network: {
+              auto& o = ev.payload.network;
+              o.socket_id = bc.net_socket[i_net];
+              o.duration_ns = bc.net_dur[i_net];
+              const uint64_t bytes = bc.net_bytes[i_net], endpoints = bc.net_endpoints[i_net],
+                             payload = bc.net_payload[i_net], lport = bc.net_lport[i_net],
+                             rport = bc.net_rport[i_net];
+              if ((bytes | endpoints | payload) > 0xffffffffULL || (lport | rport) > 0xffff)
+                  [[unlikely]] {
+                return fail(fmt::format("event {}: network field out of range", g));
+              }
+              o.bytes = static_cast<uint32_t>(bytes);
+              o.endpoints = static_cast<uint32_t>(endpoints);
+              o.payload = static_cast<uint32_t>(payload);
+              o.local_port = static_cast<uint16_t>(lport);
+              o.remote_port = static_cast<uint16_t>(rport);
+              const uint8_t protocol = bc.net_small[3 * i_net];
+              const uint8_t direction = bc.net_small[3 * i_net + 1];
+              o.protocol = static_cast<NetProtocol>(protocol);
+              o.direction = static_cast<NetDirection>(direction);
+              o.tcp_state = bc.net_small[3 * i_net + 2];
+              bad |= (direction > static_cast<uint8_t>(NetDirection::Receive)) |
+                     ((protocol != static_cast<uint8_t>(NetProtocol::Unknown)) &
+                      (protocol != static_cast<uint8_t>(NetProtocol::Tcp)) &
+                      (protocol != static_cast<uint8_t>(NetProtocol::Udp)));
+              refs.max_string = std::max({refs.max_string, o.endpoints, o.payload});
+              ++i_net;
+              break;
+            }
+          }
+        }
+        block_min = std::min(block_min, ev.timestamp_ns);
+        block_max = std::max(block_max, ev.timestamp_ns);
+      }
+      first_ts = std::min(first_ts, block_min);
+      last_ts = std::max(last_ts, block_max);
+      bad |= block_min == 0;  // validate_event: a zero timestamp
+      if (bad && !invalid) [[unlikely]] {
+        for (size_t k = 0; k < block_size; ++k) {
+          if (auto reason = validate_event(block[k])) {
+            invalid.emplace(g - block_size + k, *reason);
             break;
           }
         }
       }
-      first_ts = std::min(first_ts, ev.timestamp_ns);
-      last_ts = std::max(last_ts, ev.timestamp_ns);
-      ++g;
     }
     auto& losses = out.batches[b].losses;
     losses.resize(batch_losses[b]);
@@ -572,16 +793,9 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
                                            : std::string("ends inside a value")));
     }
   }
-  // Validation is a second pass so that a malformed column is reported as such, not as the
-  // odd-looking event it produced.
-  g = 0;
-  for (const auto& batch : out.batches) {
-    for (const auto& ev : batch.events) {
-      if (auto reason = validate_event(ev)) {
-        return fail(fmt::format("event {} is invalid: {}", g, reject_reason_name(*reason)));
-      }
-      ++g;
-    }
+  if (invalid) {
+    return fail(fmt::format("event {} is invalid: {}", invalid->first,
+                            reject_reason_name(invalid->second)));
   }
   out.refs = refs;
   out.event_count = n;

@@ -1,5 +1,9 @@
 #include "core/tape/format.h"
 
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
+
 namespace otlp::ebpf::tape {
 namespace {
 
@@ -19,12 +23,7 @@ struct Crc32cTables {
 };
 constexpr Crc32cTables kCrc;
 
-}  // namespace
-
-uint32_t crc32c(std::span<const uint8_t> bytes, uint32_t crc) {
-  crc = ~crc;
-  const uint8_t* p = bytes.data();
-  size_t n = bytes.size();
+uint32_t crc32c_table(const uint8_t* p, size_t n, uint32_t crc) {
   while (n >= 8) {
     uint64_t word = get_u64(p) ^ crc;
     crc = kCrc.t[7][word & 0xff] ^ kCrc.t[6][(word >> 8) & 0xff] ^
@@ -35,7 +34,35 @@ uint32_t crc32c(std::span<const uint8_t> bytes, uint32_t crc) {
     n -= 8;
   }
   while (n--) crc = (crc >> 8) ^ kCrc.t[0][(crc ^ *p++) & 0xff];
-  return ~crc;
+  return crc;
+}
+
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction computes exactly this polynomial, 8 bytes per instruction: the
+// checksum of every frame read or written costs ~0.2 instructions per byte instead of ~4.
+[[gnu::target("sse4.2")]] uint32_t crc32c_sse42(const uint8_t* p, size_t n, uint32_t crc) {
+  uint64_t c = crc;
+  for (; n >= 8; n -= 8, p += 8) c = _mm_crc32_u64(c, get_u64(p));
+  crc = static_cast<uint32_t>(c);
+  for (; n > 0; --n) crc = _mm_crc32_u8(crc, *p++);
+  return crc;
+}
+bool have_sse42() {
+  static const bool have = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sse4.2") != 0;
+  }();
+  return have;
+}
+#endif
+
+}  // namespace
+
+uint32_t crc32c(std::span<const uint8_t> bytes, uint32_t crc) {
+#if defined(__x86_64__)
+  if (have_sse42()) return ~crc32c_sse42(bytes.data(), bytes.size(), ~crc);
+#endif
+  return ~crc32c_table(bytes.data(), bytes.size(), ~crc);
 }
 
 std::string_view frame_type_name(uint8_t type) {
