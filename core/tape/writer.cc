@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include <capnp/message.h>
 #include <capnp/serialize.h>
@@ -132,17 +133,37 @@ Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool o
   return std::make_unique<FileSink>(fd, path);
 }
 
-// A message as flat bytes, with what the index needs to know about it.
+// A message as flat bytes, with what the index needs to know about it. With background
+// compression an events frame is queued still as its encoder (`events` set, `words` empty):
+// the worker builds and serializes it, so the caller only swaps encoders.
 struct TapeWriter::SerializedFrame {
   uint8_t type = 0;
   kj::Array<capnp::word> words;
   uint64_t first_ts = 0;
   uint64_t last_ts = 0;
   uint32_t events = 0;
+  std::unique_ptr<EventFrameEncoder> encoder;
 };
 
+namespace {
+
+// The Events message of everything `enc` holds, as flat bytes (two copies of the columns:
+// into the message, then into the flat array).
+kj::Array<capnp::word> serialize_events(EventFrameEncoder& enc) {
+  capnp::MallocMessageBuilder message(
+      static_cast<unsigned>(std::min<size_t>(enc.encoded_bytes() / 8 + 512, 1u << 26)));
+  enc.build(message.initRoot<schema::Events>());
+  return capnp::messageToFlatArray(message);
+}
+
+}  // namespace
+
 struct TapeWriter::Impl {
-  EventFrameEncoder encoder;
+  // The events frame being filled by append() (the caller's thread only).
+  std::unique_ptr<EventFrameEncoder> encoder = std::make_unique<EventFrameEncoder>();
+  // Background compression: encoders the worker has emptied, for the caller to swap in (so that
+  // their column buffers are reused, not reallocated per frame). Guarded by `mutex`.
+  std::vector<std::unique_ptr<EventFrameEncoder>> spare_encoders;
   // Used by store_frame only: by the worker while it runs, else by the caller.
   std::unique_ptr<ZSTD_CCtx, ZstdCCtxDeleter> cctx{ZSTD_createCCtx()};
   std::vector<uint8_t> compressed;
@@ -220,9 +241,16 @@ void TapeWriter::worker_loop() {
       impl_->queue.pop_front();
       impl_->frame_in_progress = true;
     }
-    Result<void> stored = store_frame(frame);
+    Result<void> stored;
+    if (frame.encoder) {
+      frame.words = serialize_events(*frame.encoder);
+      frame.encoder->clear();
+      stored = check_frame_size(frame);
+    }
+    if (stored) stored = store_frame(frame);
     std::lock_guard lock(impl_->mutex);
     impl_->frame_in_progress = false;
+    if (frame.encoder) impl_->spare_encoders.push_back(std::move(frame.encoder));
     if (!stored) {
       // Nothing after a failed frame may be written: the file must stay a readable prefix.
       impl_->worker_error = stored.error();
@@ -269,13 +297,24 @@ Result<void> TapeWriter::fail(EbpfError error) {
 Result<void> TapeWriter::write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
                                      uint64_t last_ts, uint32_t events) {
   auto& message = *static_cast<capnp::MallocMessageBuilder*>(message_builder);
-  SerializedFrame frame{type, capnp::messageToFlatArray(message), first_ts, last_ts, events};
+  return write_serialized(
+      SerializedFrame{type, capnp::messageToFlatArray(message), first_ts, last_ts, events, {}});
+}
+
+Result<void> TapeWriter::check_frame_size(const SerializedFrame& frame) const {
   const size_t raw_size = frame.words.asBytes().size();
   if (raw_size > options_.max_frame_bytes) {
-    return fail(EbpfError(ErrorKind::ConfigError,
-                          fmt::format("a {} frame of {} bytes exceeds the tape's max frame size "
-                                      "{}: raise WriterOptions::max_frame_bytes",
-                                      frame_type_name(type), raw_size, options_.max_frame_bytes)));
+    return make_error(ErrorKind::ConfigError,
+                      fmt::format("a {} frame of {} bytes exceeds the tape's max frame size "
+                                  "{}: raise WriterOptions::max_frame_bytes",
+                                  frame_type_name(frame.type), raw_size, options_.max_frame_bytes));
+  }
+  return {};
+}
+
+Result<void> TapeWriter::write_serialized(SerializedFrame&& frame) {
+  if (!frame.encoder) {
+    if (auto r = check_frame_size(frame); !r) return fail(r.error());
   }
   if (!impl_->worker.joinable()) {
     if (auto r = store_frame(frame); !r) return fail(r.error());
@@ -290,6 +329,7 @@ Result<void> TapeWriter::write_frame(uint8_t type, void* message_builder, uint64
     return std::unexpected(*failed_);
   }
   impl_->queue.push_back(std::move(frame));
+  lock.unlock();  // the woken worker does not then block on the mutex we hold
   impl_->queue_changed.notify_all();
   return {};
 }
@@ -399,27 +439,29 @@ Result<void> TapeWriter::append(const EventBatch& batch) {
   // Batches stay whole unless one alone exceeds a frame: flush before a batch that would not
   // fit by event count, after one that filled the frame, and mid-batch only past the hard
   // bounds (frame_events events, 1.5 x frame_bytes, which is < max_frame_bytes).
-  auto& enc = impl_->encoder;
+  // flush_events() swaps the encoder with background compression: look it up after each flush.
+  auto enc_of = [this]() -> EventFrameEncoder& { return *impl_->encoder; };
   const size_t items = batch.events.size() + batch.losses.size();
-  if (!enc.empty() && enc.event_count() + enc.loss_count() + items > options_.frame_events) {
+  if (!enc_of().empty() &&
+      enc_of().event_count() + enc_of().loss_count() + items > options_.frame_events) {
     BPFTAPE_RETURN_IF_ERROR(flush_events());
   }
   auto over = [&] {
-    return enc.encoded_bytes() >= size_t{options_.frame_bytes} + options_.frame_bytes / 2 ||
-           enc.event_count() + enc.loss_count() >= options_.frame_events;
+    return enc_of().encoded_bytes() >= size_t{options_.frame_bytes} + options_.frame_bytes / 2 ||
+           enc_of().event_count() + enc_of().loss_count() >= options_.frame_events;
   };
   for (const EbpfEvent& e : batch.events) {
-    enc.add_event(e);
+    enc_of().add_event(e);
     if (over()) BPFTAPE_RETURN_IF_ERROR(flush_events());
   }
   for (const LossRecord& loss : batch.losses) {
-    enc.add_loss(loss);
+    enc_of().add_loss(loss);
     impl_->lost_events += loss.count;
     if (over()) BPFTAPE_RETURN_IF_ERROR(flush_events());
   }
-  enc.end_batch();
-  if (enc.encoded_bytes() >= options_.frame_bytes ||
-      enc.event_count() + enc.loss_count() >= options_.frame_events) {
+  enc_of().end_batch();
+  if (enc_of().encoded_bytes() >= options_.frame_bytes ||
+      enc_of().event_count() + enc_of().loss_count() >= options_.frame_events) {
     BPFTAPE_RETURN_IF_ERROR(flush_events());
   }
   stats_.events += batch.events.size();
@@ -483,17 +525,31 @@ Result<void> TapeWriter::flush_interned() {
 }
 
 Result<void> TapeWriter::flush_events() {
-  auto& enc = impl_->encoder;
+  auto& enc = *impl_->encoder;
   if (enc.empty()) return {};
+  // Interned entries first, on this thread (the InternTable is the caller's): queued before
+  // the events frame, they are written before it.
   BPFTAPE_RETURN_IF_ERROR(flush_interned());
-  capnp::MallocMessageBuilder message(
-      static_cast<unsigned>(std::min<size_t>(enc.encoded_bytes() / 8 + 512, 1u << 26)));
-  enc.build(message.initRoot<schema::Events>());
-  BPFTAPE_RETURN_IF_ERROR(write_frame(static_cast<uint8_t>(FrameType::Events), &message,
-                                      enc.first_timestamp_ns(), enc.last_timestamp_ns(),
-                                      enc.event_count()));
-  enc.clear();
-  return {};
+  SerializedFrame frame{static_cast<uint8_t>(FrameType::Events), {}, enc.first_timestamp_ns(),
+                        enc.last_timestamp_ns(), enc.event_count(), {}};
+  if (!impl_->worker.joinable()) {
+    frame.words = serialize_events(enc);
+    enc.clear();
+    return write_serialized(std::move(frame));
+  }
+  // Background: hand the whole encoder to the worker (which builds, serializes, compresses and
+  // writes it) and continue with an empty one: a pointer swap, not two copies of a frame.
+  std::unique_ptr<EventFrameEncoder> next;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->spare_encoders.empty()) {
+      next = std::move(impl_->spare_encoders.back());
+      impl_->spare_encoders.pop_back();
+    }
+  }
+  if (!next) next = std::make_unique<EventFrameEncoder>();
+  frame.encoder = std::exchange(impl_->encoder, std::move(next));
+  return write_serialized(std::move(frame));
 }
 
 Result<void> TapeWriter::flush() {

@@ -11,8 +11,10 @@
 // source that produced the events and must outlive the writer; the writer only reads it
 // (ids up to string_count()/stack_count() at flush time), always on the caller's thread. Not
 // thread-safe: one caller thread. With WriterOptions::background_compression the writer owns
-// one worker thread that compresses and writes the frames the caller has serialized, in
-// order; an error there is returned by the caller's next call.
+// one worker thread that writes the frames in order: an events frame is handed over as its
+// column encoder (swapped for an empty, recycled one), and the worker builds the Cap'n Proto
+// message, serializes, compresses and writes it; the small metadata frames are serialized on
+// the caller's thread. An error there is returned by the caller's next call (or close()).
 #pragma once
 
 #include <cstdint>
@@ -41,9 +43,10 @@ struct WriterOptions {
   uint32_t max_frame_bytes = 64u << 20;
   int zstd_level = 3;      // 1..19; 3 writes > 5 M events/s on one core
   bool overwrite = false;  // refuse to replace an existing file unless set
-  // Compress and write frames on a worker thread, so that the caller (the recorder's drain
-  // loop) never stalls for a frame's compression — milliseconds in which a small kernel ring
-  // would overflow. At most `queued_frames` serialized frames wait for the worker; beyond that
+  // Build, compress and write events frames on a worker thread, so that the caller (the
+  // recorder's drain loop) never stalls for a frame — copying a full frame's columns into a
+  // message and serializing it took ~1 ms, compressing it several — in which a small kernel
+  // ring would overflow: the caller only swaps column encoders. At most `queued_frames` serialized frames wait for the worker; beyond that
   // the caller waits (back-pressure instead of unbounded memory).
   bool background_compression = false;
   uint32_t queued_frames = 4;
@@ -143,6 +146,11 @@ class TapeWriter {
   Result<void> write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
                            uint64_t last_ts, uint32_t events);
   struct SerializedFrame;
+  // Hands a frame to store_frame, directly or through the worker's queue (waiting while the
+  // queue is full); an error the worker hit earlier is returned here.
+  Result<void> write_serialized(SerializedFrame&& frame);
+  // ConfigError when a serialized frame exceeds max_frame_bytes.
+  Result<void> check_frame_size(const SerializedFrame& frame) const;
   // Compresses and appends one serialized frame; records it in the index. Runs on the worker
   // when there is one, else on the caller's thread.
   Result<void> store_frame(const SerializedFrame& frame);

@@ -272,6 +272,50 @@ TEST(TapeWriter, BackgroundCompressionWritesTheSameBytes) {
   EXPECT_EQ(background_bytes, inline_bytes);
 }
 
+// With background compression an events frame goes to the worker as its column encoder (built
+// and serialized there), while process, interned and stats frames are serialized by the caller:
+// the file keeps the order of the calls, and recycled encoders start each frame clean.
+TEST(TapeWriter, BackgroundEventFramesKeepFileOrderWithTheCallersFrames) {
+  InternTable interns;
+  auto events = mixed_stream(20000, &interns);
+  auto batches = split(events, 300);
+  for (size_t i = 0; i < batches.size(); i += 7) {
+    batches[i].losses = {{batches[i].events.front().timestamp_ns, 1, 3 + i}};
+  }
+  auto write = [&](bool background) {
+    WriterOptions options;
+    options.frame_bytes = 8 * 1024;
+    options.queued_frames = 1;
+    options.background_compression = background;
+    std::vector<uint8_t> bytes;
+    auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(),
+                                     interns, options);
+    EXPECT_TRUE(writer);
+    for (size_t i = 0; i < batches.size(); ++i) {
+      EXPECT_TRUE((*writer)->append(batches[i]));
+      if (i % 5 == 0) {
+        ProcessInfo p;
+        p.pid = static_cast<uint32_t>(100 + i);
+        p.comm = fmt::format("p{}", i);
+        EXPECT_TRUE((*writer)->write_processes(std::span(&p, 1)));
+      }
+      if (i % 9 == 0) EXPECT_TRUE((*writer)->flush());
+      if (i % 11 == 0) {
+        EXPECT_TRUE((*writer)->write_bpf_stats(BpfStatsSnapshot{events[i].timestamp_ns, {}}));
+      }
+    }
+    EXPECT_TRUE((*writer)->close());
+    return bytes;
+  };
+  auto inline_bytes = write(false);
+  EXPECT_EQ(write(true), inline_bytes);
+  auto reader = open_ok(inline_bytes);
+  ASSERT_TRUE(reader);
+  std::optional<EbpfError> error;
+  EXPECT_EQ(flatten(read_all(*reader, &error)), events);  // batches may split across frames
+  EXPECT_FALSE(error);
+}
+
 // Disk full, with frames compressed inline or on the writer's thread (where the failure is
 // returned by a later append, or at the latest by close()).
 class TapeWriterDiskFull : public ::testing::TestWithParam<bool> {};
