@@ -634,8 +634,9 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
           const uint64_t cpu = bc.cpu[h];
           const int64_t pid = prev_pid + unzigzag(bc.pid[h]);
           const int64_t tid = pid + unzigzag(bc.tid[h]);
-          if (cpu > 0xffff || pid < 0 || pid > 0xffffffffLL || tid < 0 || tid > 0xffffffffLL)
-              [[unlikely]] {
+          // cpu > 0xffff, or pid / tid outside [0, 2^32): one test for the three.
+          if (((cpu >> 16) | (static_cast<uint64_t>(pid) >> 32) |
+               (static_cast<uint64_t>(tid) >> 32)) != 0) [[unlikely]] {
             return fail(fmt::format("event {}: cpu {}, pid {} or tid {} out of range", g, cpu,
                                     pid, tid));
           }

@@ -81,11 +81,29 @@ class Source {
   uint64_t size_ = 0;
 };
 
+// A frame's stored (compressed) bytes. Allocated without the zero-filling of a std::vector:
+// read_at overwrites them at once (zeroing them cost ~6 instructions per event on replay).
+class StoredBytes {
+ public:
+  void allocate(size_t size) {
+    bytes_ = std::make_unique_for_overwrite<uint8_t[]>(size);
+    size_ = size;
+  }
+  uint8_t* data() { return bytes_.get(); }
+  const uint8_t* data() const { return bytes_.get(); }
+  size_t size() const { return size_; }
+  operator std::span<const uint8_t>() const { return {bytes_.get(), size_}; }
+
+ private:
+  std::unique_ptr<uint8_t[]> bytes_;
+  size_t size_ = 0;
+};
+
 // A frame as read from the file: header checked for sanity, payload not yet verified.
 struct RawFrame {
   uint64_t offset = 0;
   FrameHeader header;
-  std::vector<uint8_t> stored;
+  StoredBytes stored;
 };
 
 enum class ReadStatus { Frame, End, Truncated };
@@ -382,7 +400,7 @@ Result<ReadOutcome> TapeReader::Impl::read_frame(uint64_t offset, uint64_t end) 
     }
     return std::unexpected(frame_error(offset, "frame runs past the index"));
   }
-  f.stored.resize(f.header.stored_size);  // bounded by frame_limit and by the file
+  f.stored.allocate(f.header.stored_size);  // bounded by frame_limit and by the file
   BPFTAPE_RETURN_IF_ERROR(
       source->read_at(offset + kFrameHeaderSize, f.stored.data(), f.stored.size()));
   out.status = ReadStatus::Frame;
