@@ -91,8 +91,8 @@ inline uint64_t pack_groups(uint64_t x) {
 }
 
 // Branch-light LEB128 over a run of values, one 8-byte load per step: eight one-byte values
-// at once when no byte of the load has its continuation bit; else one value, one or two bytes
-// by a test each, three to eight bytes by the position of the first clear continuation bit
+// at once when no byte of the load has its continuation bit; else one value, one to three bytes
+// by a test each, four to eight bytes by the position of the first clear continuation bit
 // with its 7-bit groups packed by three mask-and-shift steps (no loop). 9- and 10-byte values
 // and a column's last few bytes take the bounds-checked slow path.
 void Cursor::varints(uint64_t* out, size_t count) {
@@ -120,6 +120,11 @@ void Cursor::varints(uint64_t* out, size_t count) {
       if (!(x & 0x8000)) {
         out[i++] = (x & 0x7f) | ((x >> 1) & 0x3f80);
         p += 2;
+        continue;
+      }
+      if (!(x & 0x800000)) {  // e.g. durations of 16 us .. 2 ms in ns
+        out[i++] = (x & 0x7f) | ((x >> 1) & 0x3f80) | ((x >> 2) & 0x1fc000);
+        p += 3;
         continue;
       }
       const uint64_t stops = ~x & kHigh;
