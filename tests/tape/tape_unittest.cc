@@ -299,7 +299,9 @@ TEST(TapeWriter, BackgroundEventFramesKeepFileOrderWithTheCallersFrames) {
         p.comm = fmt::format("p{}", i);
         EXPECT_TRUE((*writer)->write_processes(std::span(&p, 1)));
       }
-      if (i % 9 == 0) EXPECT_TRUE((*writer)->flush());
+      if (i % 9 == 0) {
+        EXPECT_TRUE((*writer)->flush());
+      }
       if (i % 11 == 0) {
         EXPECT_TRUE((*writer)->write_bpf_stats(BpfStatsSnapshot{events[i].timestamp_ns, {}}));
       }
