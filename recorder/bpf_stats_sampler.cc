@@ -76,6 +76,7 @@ BpfStatsSampler::BpfStatsSampler(const Options& options, std::function<uint64_t(
     // Someone else keeps them on: they count all the time whatever we do.
     external_ = true;
     available_ = true;
+    on_ = true;
     clock_.turned_on(now_ns);
     return;
   }
@@ -90,6 +91,7 @@ bool BpfStatsSampler::turn_on(uint64_t now_ns) {
   fd_ = bpf_enable_stats(BPF_STATS_RUN_TIME);
   if (fd_ < 0) return false;
   clock_.turned_on(now_ns);
+  on_ = true;
   return true;
 }
 
@@ -97,36 +99,36 @@ void BpfStatsSampler::turn_off(uint64_t now_ns) {
   if (fd_ < 0) return;
   close(fd_);
   fd_ = -1;
+  on_ = false;
   clock_.turned_off(now_ns);
 }
 
 void BpfStatsSampler::run() {
-  // Window k runs [start + k*period, + window); the first decides from its own rate whether
-  // the stats stay on. Each decision is re-made at the end of every window.
-  const uint64_t start = monotonic_ns();
+  // Each window measures the run rate with the stats on. Affordable: stay on, and measure the
+  // next window at once (a storm that starts later is caught within a window). Not: off until
+  // the next period's window.
+  auto until = [](uint64_t ns) {
+    return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
+  };
   std::unique_lock lock(mutex_);
-  for (uint64_t k = 0;; ++k) {
-    const uint64_t window_start = start + k * options_.period_ns;
+  uint64_t window_start = monotonic_ns();
+  for (;;) {
     const uint64_t runs_before = total_runs_();
-    const uint64_t measured_from = std::max(window_start, monotonic_ns());
-    if (!turn_on(measured_from)) return;  // the kernel refused now: keep what we have
-    const auto window_end = std::chrono::steady_clock::time_point(
-        std::chrono::nanoseconds(window_start + options_.window_ns));
-    if (wake_.wait_until(lock, window_end, [&] { return stopping_; })) return;
+    if (!turn_on(window_start)) return;  // the kernel refused now: keep what we have
+    if (wake_.wait_until(lock, until(window_start + options_.window_ns), [&] { return stopping_; })) {
+      return;
+    }
     const uint64_t now = monotonic_ns();
     const double rate = static_cast<double>(total_runs_() - runs_before) * 1e9 /
-                        static_cast<double>(std::max<uint64_t>(1, now - measured_from));
+                        static_cast<double>(std::max<uint64_t>(1, now - window_start));
     if (affordable(options_, rate)) {
-      // Cheap at this rate: stay on until the next window's decision.
-      const auto next = std::chrono::steady_clock::time_point(
-          std::chrono::nanoseconds(window_start + options_.period_ns));
-      if (wake_.wait_until(lock, next, [&] { return stopping_; })) return;
+      window_start = now;
       continue;
     }
     turn_off(now);
-    const auto next = std::chrono::steady_clock::time_point(
-        std::chrono::nanoseconds(window_start + options_.period_ns));
-    if (wake_.wait_until(lock, next, [&] { return stopping_; })) return;
+    const uint64_t next = window_start + options_.period_ns;
+    if (wake_.wait_until(lock, until(next), [&] { return stopping_; })) return;
+    window_start = monotonic_ns();
   }
 }
 

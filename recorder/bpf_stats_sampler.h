@@ -7,17 +7,22 @@
 // about half of the overhead it measured. Turning them on or off is expensive too (a static
 // key flip: text patching on every CPU, 11-17 ms of kernel time each here), so they cannot be
 // toggled often. Policy, in a thread of its own so no flip ever stalls the drain loop:
-//  - on for the first window (1 s), measuring the programs' run rate;
-//  - while that rate would make the stats cost more than kCostBudget of a CPU (at
-//    kStatsNsPerRun per run), keep them on only one window per period (1 s of every 10 s),
-//    and scale the counters by elapsed time over measured time, as perf scales multiplexed
-//    counters; otherwise keep them on (exact).
+//  - on, measuring the programs' run rate over each window (1 s);
+//  - while that rate keeps the stats' cost under cost_budget of a CPU (at stats_ns_per_run per
+//    run), they stay on (exact) and the next window is measured at once;
+//  - once it does not, they go off until the next period (one window in every 10 s), and the
+//    counters are scaled, as perf scales multiplexed counters: by the records their ring
+//    delivered over those delivered while the stats ran (LiveSource counts both; activity, not
+//    time, is what a program's runs follow: a storm that fills 7 s of a recording whose
+//    windows saw 0.5 s of it is scaled right), or by elapsed over measured time for programs
+//    without a ring.
 // The per-run average is exact either way; sampled totals are estimates (summary and tape say
 // so). If the stats are already on when the recording starts (kernel.bpf_stats_enabled set by
 // an administrator or another tool), the counters run anyway: full, scale 1.
 // Modes: Auto (the policy above, default), Full (always on), Off.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -75,6 +80,8 @@ class BpfStatsSampler {
   // Stats off for good; the recording's time ends at now_ns. Joins the thread.
   void stop(uint64_t now_ns);
   bool available() const { return available_; }
+  // Whether the counters run right now (the drain loop tags what it drains with this).
+  bool on() const { return on_.load(std::memory_order_relaxed); }
   // Multiply the counters by this for the whole recording (1: exact; 0: never measured).
   double scale(uint64_t now_ns) const;
   // Share of the recording the counters ran.
@@ -92,6 +99,7 @@ class BpfStatsSampler {
   std::function<uint64_t()> total_runs_;
   StatsClock clock_;
   int fd_ = -1;  // stats on while open; touched by the thread only (and stop() after joining)
+  std::atomic<bool> on_{false};
   bool available_ = false;
   bool external_ = false;  // already on when we started: nothing to toggle
   std::thread thread_;

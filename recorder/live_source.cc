@@ -200,6 +200,14 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   std::stable_sort(batch.events.begin(), batch.events.end(),
                    [](const EbpfEvent& a, const EbpfEvent& b) { return a.timestamp_ns < b.timestamp_ns; });
   events_ += batch.events.size();
+  const bool measured = stats_sampler_ && stats_sampler_->on();
+  for (const auto& e : batch.events) {
+    const transport::RingRoute route = transport::ring_route(e.event_type);
+    if (route.footprint == 0) continue;  // came out of another event's record
+    const size_t r = static_cast<size_t>(route.ring);
+    ++ring_records_[r];
+    if (measured) ++ring_records_measured_[r];
+  }
   if (!batch.events.empty()) {
     if (first_event_ns_ == 0) first_event_ns_ = batch.events.front().timestamp_ns;
     last_event_ns_ = std::max(last_event_ns_, batch.events.back().timestamp_ns);
@@ -349,9 +357,11 @@ uint64_t LiveSource::total_program_runs() const {
 tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
   tape::BpfStatsSnapshot snapshot;
   snapshot.timestamp_ns = read_clock_ns(CLOCK_MONOTONIC);
-  // Counters ran only part of the time (sampled): scale them to the whole recording.
-  const double scale = stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : snapshot.timestamp_ns) : 0.0;
-  auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
+  // Counters ran only part of the time (sampled): scale them to the whole recording, by the
+  // records each program's ring delivered (BpfStatsSampler), else by time.
+  const double time_scale =
+      stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : snapshot.timestamp_ns) : 0.0;
+  const bool exact = time_scale == 1.0;
   for (const auto& p : probes_) {
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, p.probe->object()) {
@@ -360,6 +370,14 @@ tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
       bpf_prog_info info{};
       uint32_t len = sizeof(info);
       if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
+      double scale = time_scale;
+      if (auto ring = transport::ring_of_program(bpf_program__name(prog)); ring && !exact) {
+        const size_t r = static_cast<size_t>(*ring);
+        if (ring_records_measured_[r] != 0) {
+          scale = static_cast<double>(ring_records_[r]) / static_cast<double>(ring_records_measured_[r]);
+        }
+      }
+      auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
       snapshot.programs.push_back(tape::BpfProgramStats{bpf_program__name(prog), info.id,
                                                         scaled(info.run_time_ns),
                                                         scaled(info.run_cnt),

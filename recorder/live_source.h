@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <array>
 #include <memory>
 #include <optional>
 #include <set>
@@ -157,6 +158,10 @@ class LiveSource : public otlp::ebpf::EventSource {
   std::unique_ptr<DrainPlacement> placement_;
   bool placement_tried_ = false;
   uint64_t placement_moves_ = 0;
+  // Records delivered per ring, and of them while the BPF stats ran: how sampled counters are
+  // scaled (BpfStatsSampler).
+  std::array<uint64_t, otlp::ebpf::transport::kRingCount> ring_records_{};
+  std::array<uint64_t, otlp::ebpf::transport::kRingCount> ring_records_measured_{};
   otlp::ebpf::tape::ProcessUpdateTracker process_records_;
   std::set<uint32_t> known_pids_;                  // read from /proc (or seen forking) once
   std::set<std::pair<uint32_t, uint32_t>> seen_stacks_;  // (pid, stack id) already resolved
