@@ -257,11 +257,20 @@ plot $data using 2:xtic(1) title 'bpftape replay pipeline' lc rgb '#1f77b4', \
           "same frames.\n")
         w("| benchmark | events/s | event MB/s (64 B/event) | tape MB/s | tape B/event |")
         w("|---|---|---|---|---|")
+        # Throughput benchmarks only; the caller-side flush latency has a table of its own.
         for name, b in sorted(tape["medians"].items()):
+            if "items_per_second" not in b:
+                continue
             w(f"| {name.replace('/real_time', '')} | {mega(b['items_per_second'])} "
               f"| {b['bytes_per_second'] / 1e6:.0f} | {b['file_MB_per_second']:.0f} "
               f"| {fmt(b['bytes_per_event'])} |")
         w("")
+        flush = find(tape, r"^BM_FlushFullFrame")
+        if flush:
+            w("What the recorder's drain thread pays to close a full events frame with background "
+              "compression (`BM_FlushFullFrame`: it hands the encoder to the worker; thread CPU "
+              f"time): {flush['cpu_time']:.0f} {flush.get('time_unit', 'ns')} for "
+              f"{flush.get('frame_events', 0):.0f} events.\n")
         storm = find(tape, r"^BM_Write/syscall_storm/")
         storm_bpe = storm["bytes_per_event"] if storm else None
 
