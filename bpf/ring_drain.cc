@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
+
 extern "C" {
 #include "bpf/record.h"
 }
@@ -52,12 +54,6 @@ void prefer_prompt_wakeups() {
   const int nice = getpriority(PRIO_PROCESS, 0);
   attr.sched_nice = errno == 0 ? nice : 0;
   (void)syscall(SYS_sched_setattr, 0, &attr, 0);
-}
-
-uint64_t read_monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace
@@ -188,7 +184,7 @@ Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
     BPFTAPE_ASSIGN_OR_RETURN(size_t rest, drain(batch));
     records += rest;
   }
-  const uint64_t now = read_monotonic_ns();
+  const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
   // The first drain's rate is taken over an idle timeout (the capacity model does the same).
   pacing_.after_drain(records, last_drain_ns_ ? now - last_drain_ns_
                                               : pacing_.options().idle_timeout_ns);

@@ -9,10 +9,13 @@
 
 #include <fmt/format.h>
 
+#include "core/clock.h"
+
 namespace bpftape::record {
 
 using otlp::ebpf::ErrorKind;
 using otlp::ebpf::make_error;
+using otlp::ebpf::read_clock_ns;
 
 otlp::ebpf::Result<BpfStatsMode> parse_bpf_stats_mode(std::string_view text) {
   if (text == "auto") return BpfStatsMode::Auto;
@@ -48,12 +51,6 @@ double StatsClock::scale(uint64_t now_ns) const {
 
 namespace {
 
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 // kernel.bpf_stats_enabled reads 1 while anyone holds the stats on (the sysctl or an fd).
 bool stats_already_on() {
   std::ifstream in("/proc/sys/kernel/bpf_stats_enabled");
@@ -84,7 +81,7 @@ BpfStatsSampler::BpfStatsSampler(const Options& options, std::function<uint64_t(
   if (available_ && options_.mode == BpfStatsMode::Auto) thread_ = std::thread([this] { run(); });
 }
 
-BpfStatsSampler::~BpfStatsSampler() { stop(monotonic_ns()); }
+BpfStatsSampler::~BpfStatsSampler() { stop(read_clock_ns(CLOCK_MONOTONIC)); }
 
 bool BpfStatsSampler::turn_on(uint64_t now_ns) {
   if (fd_ >= 0) return true;
@@ -111,14 +108,14 @@ void BpfStatsSampler::run() {
     return std::chrono::steady_clock::time_point(std::chrono::nanoseconds(ns));
   };
   std::unique_lock lock(mutex_);
-  uint64_t window_start = monotonic_ns();
+  uint64_t window_start = read_clock_ns(CLOCK_MONOTONIC);
   for (;;) {
     const uint64_t runs_before = total_runs_();
     if (!turn_on(window_start)) return;  // the kernel refused now: keep what we have
     if (wake_.wait_until(lock, until(window_start + options_.window_ns), [&] { return stopping_; })) {
       return;
     }
-    const uint64_t now = monotonic_ns();
+    const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
     const double rate = static_cast<double>(total_runs_() - runs_before) * 1e9 /
                         static_cast<double>(std::max<uint64_t>(1, now - window_start));
     if (affordable(options_, rate)) {
@@ -128,7 +125,7 @@ void BpfStatsSampler::run() {
     turn_off(now);
     const uint64_t next = window_start + options_.period_ns;
     if (wake_.wait_until(lock, until(next), [&] { return stopping_; })) return;
-    window_start = monotonic_ns();
+    window_start = read_clock_ns(CLOCK_MONOTONIC);
   }
 }
 
