@@ -43,9 +43,9 @@ struct ProbeOptions {
   ProbeFilter filter;
   uint32_t self_tgid = static_cast<uint32_t>(::getpid());  // excluded from every program
   uint32_t ring_bytes = 8u << 20;     // per program; power of two >= 4096
-  // The consumer-state map (bt_consumer_state; ConsumerState in bpf/ring_drain.h) to share
-  // with the other probes of one consumer; -1: the object keeps its own, which stays
-  // "unmanaged": records then wake the consumer once wakeup_bytes wait (at most a quarter of
+  // The consumer-state map (bt_consumer_state, made by RingBufferDrain::create_consumer_state)
+  // to share with the other probes of one consumer; -1: the object keeps its own, which stays
+  // BT_CONSUMER_POLLING: records then wake the consumer once wakeup_bytes wait (at most a quarter of
   // the ring: transport::effective_wakeup_bytes), else it drains on its own timer. See
   // bt_submit in common.bpf.h. The fd is borrowed: it only has to stay open until create().
   int consumer_state_fd = -1;

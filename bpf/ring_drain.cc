@@ -132,17 +132,20 @@ Result<size_t> RingBufferDrain::sleep_and_drain(EventBatch& batch) {
     return early;
   }
   ++sleeps_;
-  const int timeout_ms =
-      static_cast<int>((pacing_.options().idle_timeout_ns + 999'999) / 1'000'000);
-  target_ = &batch;
-  const int woke = ring_buffer__poll(rings_.get(), timeout_ms);
-  target_ = nullptr;
+  Result<size_t> woke = poll_and_drain(batch, pacing_.options().idle_timeout_ns);
   // A program that woke us set AWAKE itself; after a timeout or a signal nobody did.
   set_consumer_mode(BT_CONSUMER_AWAKE);
+  if (woke && *woke > 0) ++wakeups_;
+  return woke;
+}
+
+Result<size_t> RingBufferDrain::poll_and_drain(EventBatch& batch, uint64_t timeout_ns) {
+  target_ = &batch;
+  const int woke = ring_buffer__poll(rings_.get(), static_cast<int>((timeout_ns + 999'999) / 1'000'000));
+  target_ = nullptr;
   if (woke < 0 && woke != -EINTR) {
     return errno_error(ErrorKind::EventProcessingFailed, "ring_buffer__poll", -woke);
   }
-  if (woke > 0) ++wakeups_;
   // ring_buffer__poll consumes only the rings epoll reported: take the others too.
   BPFTAPE_ASSIGN_OR_RETURN(size_t rest, drain(batch));
   return (woke > 0 ? static_cast<size_t>(woke) : 0) + rest;
@@ -170,19 +173,12 @@ Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
     const uint64_t ns = pacing_.wait_ns();
     if (wait == Wait::Lazy) {
       // In epoll, so that a ring filling up to wakeup_bytes ends the wait early.
-      target_ = &batch;
-      const int woke = ring_buffer__poll(rings_.get(), static_cast<int>((ns + 999'999) / 1'000'000));
-      target_ = nullptr;
-      if (woke < 0 && woke != -EINTR) {
-        return errno_error(ErrorKind::EventProcessingFailed, "ring_buffer__poll", -woke);
-      }
-      records = woke > 0 ? static_cast<size_t>(woke) : 0;
+      BPFTAPE_ASSIGN_OR_RETURN(records, poll_and_drain(batch, ns));
     } else {
       timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
       clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);  // EINTR: drain early, harmless
+      BPFTAPE_ASSIGN_OR_RETURN(records, drain(batch));
     }
-    BPFTAPE_ASSIGN_OR_RETURN(size_t rest, drain(batch));
-    records += rest;
   }
   const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
   // The first drain's rate is taken over an idle timeout (the capacity model does the same).

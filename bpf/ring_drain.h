@@ -61,6 +61,9 @@ class RingBufferDrain {
   void set_consumer_mode(uint32_t mode);
   // Announces sleep, re-checks the rings, sleeps in epoll if they were empty, wakes.
   Result<size_t> sleep_and_drain(EventBatch& batch);
+  // Waits in epoll up to timeout_ns (rounded up to ms), consuming the rings it reports, then
+  // drains every ring.
+  Result<size_t> poll_and_drain(EventBatch& batch, uint64_t timeout_ns);
 
   EventDecoder& decoder_;
   RingBufferPtr rings_;

@@ -193,21 +193,25 @@ Result<bool> LiveSource::next(EventBatch& batch) {
     }
   }
   if (stopped_ && records == 0 && batch.losses.empty()) return false;
-  for (const auto& e : batch.events) latency_.record(now >= e.timestamp_ns ? now - e.timestamp_ns : 0);
-  if (!stopped_) place_drain_thread(batch, now);
-  // Rings are per probe and CPUs interleave within one: order the batch (the pipeline's
-  // sorter handles what still arrives late across batches).
-  std::stable_sort(batch.events.begin(), batch.events.end(),
-                   [](const EbpfEvent& a, const EbpfEvent& b) { return a.timestamp_ns < b.timestamp_ns; });
-  events_ += batch.events.size();
+  // One pass over the batch: delivery latency, records per CPU (placement) and per ring (what
+  // sampled BPF stats are scaled by).
+  DrainPlacement* placement = stopped_ ? nullptr : drain_placement();
   const bool measured = stats_sampler_ && stats_sampler_->on();
   for (const auto& e : batch.events) {
+    latency_.record(now >= e.timestamp_ns ? now - e.timestamp_ns : 0);
+    if (placement) placement->count(e.cpu);
     const transport::RingRoute route = transport::ring_route(e.event_type);
     if (route.footprint == 0) continue;  // came out of another event's record
     const size_t r = static_cast<size_t>(route.ring);
     ++ring_records_[r];
     if (measured) ++ring_records_measured_[r];
   }
+  if (placement) move_off_busy_cpus(*placement, now);
+  // Rings are per probe and CPUs interleave within one: order the batch (the pipeline's
+  // sorter handles what still arrives late across batches).
+  std::stable_sort(batch.events.begin(), batch.events.end(),
+                   [](const EbpfEvent& a, const EbpfEvent& b) { return a.timestamp_ns < b.timestamp_ns; });
+  events_ += batch.events.size();
   if (!batch.events.empty()) {
     if (first_event_ns_ == 0) first_event_ns_ = batch.events.front().timestamp_ns;
     last_event_ns_ = std::max(last_event_ns_, batch.events.back().timestamp_ns);
@@ -216,22 +220,24 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   return true;
 }
 
-void LiveSource::place_drain_thread(const EventBatch& batch, uint64_t now) {
+DrainPlacement* LiveSource::drain_placement() {
   if (!placement_tried_) {
     placement_tried_ = true;
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) return;  // keep the scheduler's choice
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return nullptr;  // keep the scheduler's choice
     std::vector<int> allowed;
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
       if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);
     }
-    if (allowed.size() < 2) return;  // nowhere else to go
+    if (allowed.size() < 2) return nullptr;  // nowhere else to go
     placement_ = std::make_unique<DrainPlacement>(std::move(allowed), DrainPlacement::Options{});
   }
-  if (!placement_) return;
-  for (const auto& e : batch.events) placement_->count(e.cpu);
-  if (auto cpus = placement_->end_window(now)) {
+  return placement_.get();
+}
+
+void LiveSource::move_off_busy_cpus(DrainPlacement& placement, uint64_t now) {
+  if (auto cpus = placement.end_window(now)) {
     cpu_set_t set;
     CPU_ZERO(&set);
     for (int cpu : *cpus) CPU_SET(cpu, &set);
@@ -339,18 +345,23 @@ NewSymbols LiveSource::take_symbols() {
   return std::exchange(pending_symbols_, NewSymbols{});
 }
 
-uint64_t LiveSource::total_program_runs() const {
-  uint64_t runs = 0;
+template <typename Fn>
+void LiveSource::for_each_program_info(Fn&& fn) const {
   for (const auto& p : probes_) {
     bpf_program* prog = nullptr;
     bpf_object__for_each_program(prog, p.probe->object()) {
       const int fd = bpf_program__fd(prog);
-      if (fd < 0) continue;
+      if (fd < 0) continue;  // not loaded (autoload off)
       bpf_prog_info info{};
       uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) runs += info.run_cnt;
+      if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) fn(bpf_program__name(prog), info);
     }
   }
+}
+
+uint64_t LiveSource::total_program_runs() const {
+  uint64_t runs = 0;
+  for_each_program_info([&](const char*, const bpf_prog_info& info) { runs += info.run_cnt; });
   return runs;
 }
 
@@ -362,28 +373,18 @@ tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
   const double time_scale =
       stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : snapshot.timestamp_ns) : 0.0;
   const bool exact = time_scale == 1.0;
-  for (const auto& p : probes_) {
-    bpf_program* prog = nullptr;
-    bpf_object__for_each_program(prog, p.probe->object()) {
-      const int fd = bpf_program__fd(prog);
-      if (fd < 0) continue;  // not loaded (autoload off)
-      bpf_prog_info info{};
-      uint32_t len = sizeof(info);
-      if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) continue;
-      double scale = time_scale;
-      if (auto ring = transport::ring_of_program(bpf_program__name(prog)); ring && !exact) {
-        const size_t r = static_cast<size_t>(*ring);
-        if (ring_records_measured_[r] != 0) {
-          scale = static_cast<double>(ring_records_[r]) / static_cast<double>(ring_records_measured_[r]);
-        }
+  for_each_program_info([&](const char* name, const bpf_prog_info& info) {
+    double scale = time_scale;
+    if (auto ring = transport::ring_of_program(name); ring && !exact) {
+      const size_t r = static_cast<size_t>(*ring);
+      if (ring_records_measured_[r] != 0) {
+        scale = static_cast<double>(ring_records_[r]) / static_cast<double>(ring_records_measured_[r]);
       }
-      auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
-      snapshot.programs.push_back(tape::BpfProgramStats{bpf_program__name(prog), info.id,
-                                                        scaled(info.run_time_ns),
-                                                        scaled(info.run_cnt),
-                                                        info.recursion_misses});
     }
-  }
+    auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
+    snapshot.programs.push_back(tape::BpfProgramStats{name, info.id, scaled(info.run_time_ns),
+                                                      scaled(info.run_cnt), info.recursion_misses});
+  });
   return snapshot;
 }
 

@@ -122,8 +122,14 @@ class LiveSource : public otlp::ebpf::EventSource {
   void add_probe(std::unique_ptr<otlp::ebpf::KernelProbe> probe, std::string name,
                  std::function<otlp::ebpf::Result<void>()> attach);
   void learn(const otlp::ebpf::EventBatch& batch);
-  // Counts the batch's records per CPU and moves the calling thread (DrainPlacement).
-  void place_drain_thread(const otlp::ebpf::EventBatch& batch, uint64_t now);
+  // The placement policy for the thread calling next(), made on first use from its affinity;
+  // null when there is nowhere else to go (one CPU) or the affinity cannot be read.
+  DrainPlacement* drain_placement();
+  // At the end of a placement window, moves every thread of the recorder (DrainPlacement).
+  void move_off_busy_cpus(DrainPlacement& placement, uint64_t now);
+  // Calls fn(name, bpf_prog_info) for every loaded program of every probe.
+  template <typename Fn>
+  void for_each_program_info(Fn&& fn) const;
   void learn_process(uint32_t pid);
   // Run counts of every loaded program, summed (BpfStatsSampler's rate; thread-safe once
   // create() returned: probes_ no longer changes).
