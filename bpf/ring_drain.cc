@@ -1,6 +1,8 @@
 #include "bpf/ring_drain.h"
 
 #include <bpf/bpf.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -111,6 +113,12 @@ Result<int> RingBufferDrain::create_consumer_state() {
   if (mapped == MAP_FAILED) {
     return errno_error(ErrorKind::MapOperationFailed, "mapping the consumer-state map", errno);
   }
+  UniqueFd interrupt(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  if (!interrupt) {
+    munmap(mapped, sizeof(bt_consumer_state));
+    return errno_error(ErrorKind::MapOperationFailed, "eventfd for the drain's interruptible wait", errno);
+  }
+  interrupt_fd_ = std::move(interrupt);
   consumer_fd_ = std::move(fd);
   consumer_mode_ = &static_cast<bt_consumer_state*>(mapped)->mode;
   set_consumer_mode(BT_CONSUMER_AWAKE);
@@ -139,16 +147,40 @@ Result<size_t> RingBufferDrain::sleep_and_drain(EventBatch& batch) {
   return woke;
 }
 
+void RingBufferDrain::interrupt_wait() {
+  if (!interrupt_fd_) return;
+  const uint64_t one = 1;
+  // Cannot fail short of a counter at 2^64-2 (EAGAIN): then a wake is pending anyway.
+  (void)!write(interrupt_fd_.get(), &one, sizeof(one));
+}
+
 Result<size_t> RingBufferDrain::poll_and_drain(EventBatch& batch, uint64_t timeout_ns) {
-  target_ = &batch;
-  const int woke = ring_buffer__poll(rings_.get(), static_cast<int>((timeout_ns + 999'999) / 1'000'000));
-  target_ = nullptr;
-  if (woke < 0 && woke != -EINTR) {
-    return errno_error(ErrorKind::EventProcessingFailed, "ring_buffer__poll", -woke);
+  if (!wait_set_) {
+    // Our own epoll set: libbpf's (one entry per ring, its data the ring's index) cannot hold
+    // another fd, so it nests in ours next to the interrupt eventfd.
+    UniqueFd set(epoll_create1(EPOLL_CLOEXEC));
+    if (!set) return errno_error(ErrorKind::EventProcessingFailed, "epoll_create1", errno);
+    for (const int fd : {ring_buffer__epoll_fd(rings_.get()), interrupt_fd_.get()}) {
+      epoll_event ev{.events = EPOLLIN, .data = {.fd = fd}};
+      if (epoll_ctl(set.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+        return errno_error(ErrorKind::EventProcessingFailed, "epoll_ctl on the drain's wait set", errno);
+      }
+    }
+    wait_set_ = std::move(set);
   }
-  // ring_buffer__poll consumes only the rings epoll reported: take the others too.
-  BPFTAPE_ASSIGN_OR_RETURN(size_t rest, drain(batch));
-  return (woke > 0 ? static_cast<size_t>(woke) : 0) + rest;
+  epoll_event ready[2];
+  const int n = epoll_wait(wait_set_.get(), ready, 2, static_cast<int>((timeout_ns + 999'999) / 1'000'000));
+  if (n < 0 && errno != EINTR) {
+    return errno_error(ErrorKind::EventProcessingFailed, "epoll_wait on the rings", errno);
+  }
+  for (int i = 0; i < n; ++i) {
+    if (ready[i].data.fd != interrupt_fd_.get()) continue;
+    uint64_t count;
+    (void)!read(interrupt_fd_.get(), &count, sizeof(count));  // re-arms it
+    ++interrupts_;
+  }
+  // Whatever ended the wait (a program, the timeout, an interrupt, a signal): take everything.
+  return drain(batch);
 }
 
 Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {

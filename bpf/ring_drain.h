@@ -7,7 +7,8 @@
 //    ProbeOptions, then call paced_drain() in a loop: it sleeps in epoll while nothing comes
 //    and ticks while records stream (transport::ConsumerPacing);
 //  - plain (tests, bench/kernel): call drain() on the owner's own timer.
-// Lifetime: the decoder and the ring maps' object must outlive the drain. Single-threaded.
+// Lifetime: the decoder and the ring maps' object must outlive the drain. Single-threaded, but for
+// interrupt_wait().
 #pragma once
 
 #include <cstdint>
@@ -53,6 +54,13 @@ class RingBufferDrain {
   uint64_t paced_drains() const { return paced_drains_; }
   uint64_t sleeps() const { return sleeps_; }
   uint64_t wakeups() const { return wakeups_; }
+  // Ends paced_drain()'s current wait in epoll at once, or the next one if none is under way
+  // (an eventfd: never lost). The one call that is safe from another thread, while the owner
+  // is in paced_drain(); for an owner that must hand the drain over promptly (LiveTracer's
+  // control calls, stop). A streaming tick (<= 1 ms) is not cut short. Needs
+  // create_consumer_state(); does nothing before it.
+  void interrupt_wait();
+  uint64_t interrupts() const { return interrupts_; }
 
   uint64_t decode_errors() const { return decode_errors_; }
 
@@ -61,8 +69,8 @@ class RingBufferDrain {
   void set_consumer_mode(uint32_t mode);
   // Announces sleep, re-checks the rings, sleeps in epoll if they were empty, wakes.
   Result<size_t> sleep_and_drain(EventBatch& batch);
-  // Waits in epoll up to timeout_ns (rounded up to ms), consuming the rings it reports, then
-  // drains every ring.
+  // Waits in epoll up to timeout_ns (rounded up to ms) for a program's wakeup or
+  // interrupt_wait(), then drains every ring.
   Result<size_t> poll_and_drain(EventBatch& batch, uint64_t timeout_ns);
 
   EventDecoder& decoder_;
@@ -71,11 +79,14 @@ class RingBufferDrain {
   uint64_t decode_errors_ = 0;
   transport::ConsumerPacing pacing_;
   UniqueFd consumer_fd_;
+  UniqueFd interrupt_fd_;  // eventfd; created with the consumer state, written by interrupt_wait()
+  UniqueFd wait_set_;      // epoll: libbpf's ring epoll fd + interrupt_fd_; built on first wait
   uint32_t* consumer_mode_ = nullptr;  // mmapped bt_consumer_state.mode; null: no protocol
   uint64_t last_drain_ns_ = 0;  // CLOCK_MONOTONIC at the end of the previous paced drain
   uint64_t paced_drains_ = 0;
   uint64_t sleeps_ = 0;
   uint64_t wakeups_ = 0;
+  uint64_t interrupts_ = 0;
 };
 
 // Reads a one-entry BPF_MAP_TYPE_PERCPU_ARRAY of u64 drop counters (the "drops" map of every

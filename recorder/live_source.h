@@ -69,10 +69,14 @@ class LiveSource : public otlp::ebpf::EventSource {
   static otlp::ebpf::Result<std::unique_ptr<LiveSource>> create(const LiveOptions& options);
   ~LiveSource() override;
 
-  // Waits for records (RingBufferDrain::paced_drain: at most the idle timeout), then delivers everything the rings hold, sorted
-  // by timestamp, with the loss records of the interval. An empty batch is normal (nothing
-  // happened). Returns false only after stop(), once the rings are empty.
+  // Waits for records (RingBufferDrain::paced_drain: at most the idle timeout), then delivers
+  // everything the rings hold, sorted by timestamp, with the loss records of the interval. An
+  // empty batch is normal (nothing happened). Returns false only after stop(), once the rings
+  // are empty.
   otlp::ebpf::Result<bool> next(otlp::ebpf::EventBatch& batch) override;
+  // Makes a next() under way in another thread return promptly (RingBufferDrain::
+  // interrupt_wait); the one member safe to call concurrently with next().
+  void interrupt_wait() { drain_.interrupt_wait(); }
   const otlp::ebpf::InternTable& interned() const override { return interned_; }
   const otlp::ebpf::ProcessTable& processes() const override { return processes_; }
   otlp::ebpf::ClockReference clock() const override { return clock_; }

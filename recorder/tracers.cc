@@ -77,8 +77,7 @@ Result<void> LiveTracer::consume(const EventBatch& batch) {
 void LiveTracer::run() {
   EventBatch batch;
   while (!stop_requested_) {
-    // The source is only touched from this thread while it runs (pause/resume go through
-    // the mutex too).
+    // Other threads touch the source and the pipeline only under mutex_ (lock_for_control).
     while (control_waiting_.load() > 0) std::this_thread::yield();
     Result<bool> more = [&] {
       std::lock_guard lock(mutex_);
@@ -95,25 +94,30 @@ void LiveTracer::run() {
   }
 }
 
+std::unique_lock<std::mutex> LiveTracer::lock_for_control() const {
+  ++control_waiting_;
+  if (source_) source_->interrupt_wait();
+  std::unique_lock lock(mutex_);
+  --control_waiting_;
+  return lock;
+}
+
 Result<void> LiveTracer::pause() {
   if (!running_) return make_error(ErrorKind::ConfigError, "not running: start() first");
-  ++control_waiting_;
-  std::lock_guard lock(mutex_);
-  --control_waiting_;
+  auto lock = lock_for_control();
   return source_->pause();
 }
 
 Result<void> LiveTracer::resume() {
   if (!running_) return make_error(ErrorKind::ConfigError, "not running: start() first");
-  ++control_waiting_;
-  std::lock_guard lock(mutex_);
-  --control_waiting_;
+  auto lock = lock_for_control();
   return source_->resume();
 }
 
 Result<void> LiveTracer::finish() {
   if (!running_) return {};
   stop_requested_ = true;
+  source_->interrupt_wait();  // the thread sees stop_requested_ within a drain
   thread_.join();
   running_ = false;
   stopped_ns_ = read_clock_ns(CLOCK_MONOTONIC);
@@ -130,7 +134,7 @@ Result<void> LiveTracer::finish() {
 }
 
 EbpfOverheadMetrics LiveTracer::get_overhead() const {
-  std::lock_guard lock(mutex_);
+  auto lock = lock_for_control();
   EbpfOverheadMetrics m;
   if (!source_) return m;
   const uint64_t end = stopped_ns_ ? stopped_ns_ : read_clock_ns(CLOCK_MONOTONIC);

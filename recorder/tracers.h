@@ -69,9 +69,10 @@ class LiveTracer {
   // destructor would run after the aggregator it feeds is gone).
   Result<void> finish();
   std::vector<EbpfEvent> take_events() { return std::move(events_); }
+  // Runs f holding mutex_, from any thread but the drain thread (see control_waiting_).
   template <typename F>
   auto locked(F&& f) const {
-    std::lock_guard lock(mutex_);
+    auto lock = lock_for_control();
     return f();
   }
   std::unique_ptr<bpftape::record::LiveSource> source_;
@@ -80,6 +81,10 @@ class LiveTracer {
   class Collector;
   void run();
   Result<void> consume(const EventBatch& batch);
+  // mutex_, taken promptly by a thread other than the drain thread: announces itself in
+  // control_waiting_ and interrupts the source's wait, so that the drain thread, which holds
+  // mutex_ through each next(), lets go within a drain rather than an idle timeout.
+  std::unique_lock<std::mutex> lock_for_control() const;
 
   EbpfConfig config_;
   bpftape::record::LiveOptions options_;
@@ -88,10 +93,10 @@ class LiveTracer {
   std::unique_ptr<Pipeline> pipeline_;
   std::thread thread_;
   std::atomic<bool> stop_requested_{false};
-  // pause()/resume() waiting for mutex_: the drain thread, which holds it through each next()
-  // (up to the pacing's idle timeout), lets them in before it takes it again — std::mutex is
-  // not fair, and a thread that relocks at once starved them.
-  std::atomic<int> control_waiting_{0};
+  // Threads waiting in lock_for_control(): the drain thread lets them in before it takes
+  // mutex_ again — std::mutex is not fair, and a thread that relocks at once starved them
+  // (get_stats() waited out a whole 1.2 s workload once, in CI).
+  mutable std::atomic<int> control_waiting_{0};
   bool running_ = false;
   mutable std::mutex mutex_;  // guards the pipeline, aggregator, events and error below
   std::vector<EbpfEvent> events_;
