@@ -12,6 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "core/json_writer.h"
+#include "core/report/report.h"
 #include "core/tape/reader.h"
 
 namespace bpftape::cli {
@@ -86,6 +87,40 @@ std::string config_text(const otlp::ebpf::EbpfConfig& c) {
                      c.duration.count(), c.max_samples);
 }
 
+// The recording's last kernel BPF stats reading (cumulative, so the last one covers it all).
+const otlp::ebpf::tape::BpfStatsSnapshot* last_bpf_stats(const TapeReader& r) {
+  return r.bpf_stats().empty() ? nullptr : &r.bpf_stats().back();
+}
+
+double share(uint64_t part, uint64_t whole) {
+  return whole ? static_cast<double>(part) / static_cast<double>(whole) : 0.0;
+}
+
+std::string bpf_stats_text(const otlp::ebpf::tape::BpfStatsSnapshot* stats, uint16_t format_minor) {
+  if (stats == nullptr) {
+    return "bpf programs: no kernel BPF stats in this tape (simulated, recorded with "
+           "--bpf-stats off, or the kernel could not count)\n";
+  }
+  std::string out = fmt::format(
+      "bpf programs: {}\n",
+      stats->sampled      ? "kernel BPF stats, sampled: run time and runs are estimates for the "
+                            "whole recording, scaled from the share counted"
+      : format_minor < 2  ? "kernel BPF stats (tapes before format 1.2 do not say whether they "
+                            "were sampled)"
+                          : "kernel BPF stats, counted throughout");
+  for (const auto& p : stats->programs) {
+    out += fmt::format("  {:<24} {:>12} runs  {:>10}  {:>6.0f} ns/run", p.name, p.run_count,
+                       otlp::ebpf::format_duration_ns(p.run_time_ns),
+                       share(p.run_time_ns, p.run_count));
+    if (stats->sampled) {
+      out += fmt::format("  ({:.1f}% of runs counted)", 100.0 * share(p.measured_run_count, p.run_count));
+    }
+    if (p.recursion_misses) out += fmt::format("  {} recursion misses", p.recursion_misses);
+    out += '\n';
+  }
+  return out;
+}
+
 void render_text(const std::string& path, TapeReader& r, const Summary& s) {
   const auto& m = r.metadata();
   const auto& st = r.stats();
@@ -138,6 +173,7 @@ void render_text(const std::string& path, TapeReader& r, const Summary& s) {
     out += fmt::format("symbols:      {} mappings, {} symbols\n", r.mappings().size(),
                        r.symbols().size());
   }
+  out += bpf_stats_text(last_bpf_stats(r), m.format_minor);
   out += fmt::format("interned:     {} strings, {} stacks\n", r.interns().string_count(),
                      r.interns().stack_count());
   out += fmt::format("frames:       {} ({} with events)\n", st.frames, st.event_frames);
@@ -219,6 +255,20 @@ void render_json(const std::string& path, TapeReader& r, const Summary& s) {
         .field("exit_code", p.exit_code).end_object();
   }
   j.end_array();
+  if (const auto* stats = last_bpf_stats(r)) {
+    j.key("bpf_stats").begin_object().field("timestamp_ns", stats->timestamp_ns)
+        .field("sampled", stats->sampled).key("programs").begin_array();
+    for (const auto& p : stats->programs) {
+      j.begin_object().field("name", p.name).field("program_id", p.program_id)
+          .field("run_time_ns", p.run_time_ns).field("run_count", p.run_count)
+          .field("recursion_misses", p.recursion_misses)
+          .field("measured_run_time_ns", p.measured_run_time_ns)
+          .field("measured_run_count", p.measured_run_count).end_object();
+    }
+    j.end_array().end_object();
+  } else {
+    j.key("bpf_stats").null();
+  }
   j.field("mappings", r.mappings().size())
       .field("symbols", r.symbols().size())
       .field("interned_strings", r.interns().string_count())

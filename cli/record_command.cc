@@ -379,9 +379,8 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   auto writer = tape::TapeWriter::create(output, metadata, (*source)->interned(), writer_options);
   if (!writer) {
     abandon_child();
-    std::fprintf(stderr, "%s: %s: %s%s\n", kName, output.c_str(), writer.error().message().c_str(),
-                 writer.error().kind() == ErrorKind::Io && !writer_options.overwrite
-                     ? " (use --force to overwrite)" : "");
+    // The writer's message names the file (and says --force when it exists).
+    std::fprintf(stderr, "%s: %s\n", kName, writer.error().message().c_str());
     return kExitFailure;
   }
 

@@ -373,6 +373,7 @@ tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
   const double time_scale =
       stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : snapshot.timestamp_ns) : 0.0;
   const bool exact = time_scale == 1.0;
+  snapshot.sampled = stats_sampler_ && !exact;
   for_each_program_info([&](const char* name, const bpf_prog_info& info) {
     double scale = time_scale;
     if (auto ring = transport::ring_of_program(name); ring && !exact) {
@@ -383,7 +384,8 @@ tape::BpfStatsSnapshot LiveSource::bpf_stats() const {
     }
     auto scaled = [scale](uint64_t v) { return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5); };
     snapshot.programs.push_back(tape::BpfProgramStats{name, info.id, scaled(info.run_time_ns),
-                                                      scaled(info.run_cnt), info.recursion_misses});
+                                                      scaled(info.run_cnt), info.recursion_misses,
+                                                      info.run_time_ns, info.run_cnt});
   });
   return snapshot;
 }

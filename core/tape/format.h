@@ -19,7 +19,8 @@ namespace otlp::ebpf::tape {
 // them); anything else bumps the major, and readers refuse majors they do not know.
 inline constexpr uint16_t kFormatMajor = 1;
 // Minor 1: process records carry the cgroup path and container id.
-inline constexpr uint16_t kFormatMinor = 1;
+// Minor 2: BPF stats say whether they were sampled, and carry the measured counters.
+inline constexpr uint16_t kFormatMinor = 2;
 
 // File header: 32 bytes at offset 0.
 //   0  magic "BPFTAPE\0"       16 u32 max_frame_bytes (limit on any frame's raw and stored size)

@@ -276,10 +276,12 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
         auto in = message.getRoot<schema::BpfStats>();
         BpfStatsSnapshot snap;
         snap.timestamp_ns = in.getTimestampNs();
+        snap.sampled = in.getSampled();
         for (auto p : in.getPrograms()) {
           snap.programs.push_back(BpfProgramStats{str(p.getName()), p.getProgramId(),
                                                   p.getRunTimeNs(), p.getRunCount(),
-                                                  p.getRecursionMisses()});
+                                                  p.getRecursionMisses(), p.getMeasuredRunTimeNs(),
+                                                  p.getMeasuredRunCount()});
         }
         out.content = std::move(snap);
         break;

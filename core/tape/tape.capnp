@@ -153,6 +153,10 @@ struct Symbol {
 struct BpfStats {
   timestampNs @0 :UInt64;
   programs @1 :List(BpfProgramStats);
+  # Minor 2. The kernel counted only part of the time (`bpftape record --bpf-stats auto` on a
+  # busy machine): runTimeNs/runCount are estimates for the whole recording, scaled from the
+  # measured* counters. False: the counters ran throughout and runTimeNs/runCount are exact.
+  sampled @2 :Bool;
 }
 
 struct BpfProgramStats {
@@ -161,6 +165,9 @@ struct BpfProgramStats {
   runTimeNs @2 :UInt64;
   runCount @3 :UInt64;
   recursionMisses @4 :UInt64;
+  # Minor 2: what the kernel counted while the stats were on (equal to the above unless sampled).
+  measuredRunTimeNs @5 :UInt64;
+  measuredRunCount @6 :UInt64;
 }
 
 # ---- Frame type 7: the index. Always the last frame, followed by the fixed trailer. ----

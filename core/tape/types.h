@@ -89,6 +89,10 @@ struct BpfProgramStats {
   uint64_t run_time_ns = 0;
   uint64_t run_count = 0;
   uint64_t recursion_misses = 0;
+  // What the kernel counted while the stats were on; equal to run_time_ns/run_count unless the
+  // snapshot is sampled (tapes before format 1.2: 0, and never sampled).
+  uint64_t measured_run_time_ns = 0;
+  uint64_t measured_run_count = 0;
   bool operator==(const BpfProgramStats&) const = default;
 };
 
@@ -96,6 +100,8 @@ struct BpfProgramStats {
 struct BpfStatsSnapshot {
   uint64_t timestamp_ns = 0;
   std::vector<BpfProgramStats> programs;
+  // The counters ran part of the time: run_time_ns/run_count are scaled estimates.
+  bool sampled = false;
   bool operator==(const BpfStatsSnapshot&) const = default;
 };
 

@@ -639,6 +639,7 @@ Result<void> TapeWriter::write_bpf_stats(const BpfStatsSnapshot& stats) {
   capnp::MallocMessageBuilder message;
   auto root = message.initRoot<schema::BpfStats>();
   root.setTimestampNs(stats.timestamp_ns);
+  root.setSampled(stats.sampled);
   auto list = root.initPrograms(static_cast<unsigned>(stats.programs.size()));
   for (unsigned i = 0; i < stats.programs.size(); ++i) {
     const auto& p = stats.programs[i];
@@ -647,6 +648,8 @@ Result<void> TapeWriter::write_bpf_stats(const BpfStatsSnapshot& stats) {
     list[i].setRunTimeNs(p.run_time_ns);
     list[i].setRunCount(p.run_count);
     list[i].setRecursionMisses(p.recursion_misses);
+    list[i].setMeasuredRunTimeNs(p.measured_run_time_ns);
+    list[i].setMeasuredRunCount(p.measured_run_count);
   }
   return write_frame(static_cast<uint8_t>(FrameType::BpfStats), &message, stats.timestamp_ns,
                      stats.timestamp_ns, 0);

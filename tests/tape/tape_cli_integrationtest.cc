@@ -97,6 +97,36 @@ TEST_F(TapeCliTest, InfoDescribesACompleteTape) {
   EXPECT_THAT(j.out, HasSubstr("\"comm\":\"dd\""));
 }
 
+TEST_F(TapeCliTest, InfoShowsBpfStatsAndSaysWhenTheyWereSampled) {
+  auto none = run("info " + path_, dir_);
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("bpf programs: no kernel BPF stats in this tape"));
+  EXPECT_THAT(run("info --json " + path_, dir_).out, HasSubstr("\"bpf_stats\":null"));
+
+  // Counted 1 s in 8: 500 runs measured, 4000 estimated.
+  const std::string sampled = dir_.file("sampled.bpftape");
+  auto w = TapeWriter::create(sampled, test_metadata(), interns_, WriterOptions{});
+  ASSERT_TRUE(w) << w.error().to_string();
+  EventBatch b;
+  b.events.assign(events_.begin(), events_.begin() + 10);
+  ASSERT_TRUE((*w)->append(b));
+  ASSERT_TRUE((*w)->write_bpf_stats(
+      BpfStatsSnapshot{events_[9].timestamp_ns, {{"bt_sys_exit", 7, 1'000'000, 4000, 0, 125'000, 500}}, true}));
+  ASSERT_TRUE((*w)->close());
+  auto text = run("info " + sampled, dir_);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_THAT(text.out, HasSubstr("sampled: run time and runs are estimates"));
+  EXPECT_THAT(text.out, HasSubstr("bt_sys_exit"));
+  EXPECT_THAT(text.out, HasSubstr("4000 runs"));
+  EXPECT_THAT(text.out, HasSubstr("250 ns/run"));
+  EXPECT_THAT(text.out, HasSubstr("(12.5% of runs counted)"));
+  auto json = run("info --json " + sampled, dir_);
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_THAT(json.out, HasSubstr("\"sampled\":true"));
+  EXPECT_THAT(json.out, HasSubstr("\"run_count\":4000"));
+  EXPECT_THAT(json.out, HasSubstr("\"measured_run_count\":500"));
+}
+
 TEST_F(TapeCliTest, CatPrintsEveryEventAndFilters) {
   auto all = run("cat " + path_, dir_);
   ASSERT_EQ(all.exit_code, 0) << all.err;

@@ -159,7 +159,8 @@ TEST(TapeRoundTrip, MetadataProcessesSymbolsAndBpfStats) {
   std::vector<Symbol> syms = {{0, 0xffffffff81000000ULL, 64, "do_syscall_64"},
                               {101, 0x401000, 32, "main"}};
   ASSERT_TRUE((*writer)->write_symbols(maps, syms));
-  BpfStatsSnapshot stats{123, {{"sys_exit", 42, 1000, 10, 0}, {"sys_enter", 43, 900, 10, 1}}};
+  BpfStatsSnapshot stats{
+      123, {{"sys_exit", 42, 1000, 10, 0, 100, 1}, {"sys_enter", 43, 900, 10, 1, 90, 1}}, true};
   ASSERT_TRUE((*writer)->write_bpf_stats(stats));
   ASSERT_TRUE((*writer)->close());
 
