@@ -109,6 +109,49 @@ rc::Gen<std::pair<EventFilter, std::string>> arbitrary_filter(int depth = 2) {
   });
 }
 
+// Events as raw bytes may carry anything: unknown types, and in the payload syscall numbers,
+// memory ops, protocols and directions out of range, whatever the type. Values near the edges
+// of what validate_event accepts are drawn more often than the rest.
+rc::Gen<EbpfEvent> arbitrary_raw_event() {
+  return rc::gen::exec([] {
+    auto byte = [] {
+      return *rc::gen::weightedOneOf<uint8_t>(
+          {{3, rc::gen::elementOf(std::vector<uint8_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 13, 16, 17,
+                                                       18, 31, 32, 38, 255})},
+           {1, rc::gen::arbitrary<uint8_t>()}});
+    };
+    EbpfEvent e = EbpfEvent::make(static_cast<EbpfEventType>(*rc::gen::inRange<int>(0, 16)),
+                                  *rc::gen::elementOf(std::vector<uint64_t>{0, 1, 77, UINT64_MAX}),
+                                  *rc::gen::elementOf(std::vector<uint32_t>{0, 1, 4242}),
+                                  *rc::gen::elementOf(std::vector<uint32_t>{0, 1, 4243}));
+    for (auto& b : e.payload.raw) b = static_cast<std::byte>(byte());
+    // Syscall numbers around kMaxSyscallNr (the first 4 payload bytes, little-endian).
+    if (*rc::gen::arbitrary<bool>()) {
+      e.payload.syscall.nr = *rc::gen::elementOf(
+          std::vector<uint32_t>{0, 1, kMaxSyscallNr - 1, kMaxSyscallNr, kMaxSyscallNr + 1, UINT32_MAX});
+    }
+    return e;
+  });
+}
+
+// The batch fast path and admit() agree with validate_event on every event: exactly the valid
+// ones are accepted, in order, and each rejected one is counted under validate_event's reason.
+RC_GTEST_PROP(EventProcessorProperties, BatchValidationMatchesValidateEvent, ()) {
+  auto events = *rc::gen::container<std::vector<EbpfEvent>>(arbitrary_raw_event());
+  auto p = EventProcessor::create(events.size() + 1).value();
+  const auto outcome = p.process_batch(events);
+  RC_ASSERT(outcome.has_value());
+  std::array<uint64_t, kRejectReasonCount> by_reason{};
+  for (const auto& e : events) {
+    if (auto reason = validate_event(e)) ++by_reason[static_cast<size_t>(*reason)];
+  }
+  const auto valid = valid_only(events);
+  RC_ASSERT(outcome->accepted == valid.size());
+  RC_ASSERT(outcome->rejected == events.size() - valid.size());
+  RC_ASSERT(p.stats().rejected_by_reason == by_reason);
+  RC_ASSERT(p.flush_events() == valid);
+}
+
 // Any stream, any buffer and batch size, flushes at random points: every valid event comes out
 // exactly once, in order, and the sink only ever sees full batches.
 RC_GTEST_PROP(EventProcessorProperties, EverythingComesOutOnceInOrder, ()) {
