@@ -30,6 +30,36 @@ TEST(SyscallNamesTest, KnownUnknownAndNumericForms) {
   EXPECT_EQ(syscall_number(""), std::nullopt);
 }
 
+// The tracers' type filter: every event of the wanted types, in order, none other — across
+// block boundaries, in blocks that are not a multiple of the unrolling, for odd type bytes too.
+TEST(ForEachOfTypesTest, VisitsExactlyTheWantedTypesInOrder) {
+  std::vector<EbpfEvent> events;
+  for (uint64_t i = 0; i < 1031; ++i) {
+    // A type sequence without a short period, and some bytes beyond the known types.
+    const uint64_t mix = (i * 2654435761u) >> 7;
+    auto e = EbpfEvent::make(static_cast<EbpfEventType>(mix % 17), i + 1, 1, 1);
+    if (i % 97 == 0) e.event_type = static_cast<EbpfEventType>(200 + i % 50);
+    events.push_back(e);
+  }
+  for (size_t size : {size_t{0}, size_t{1}, size_t{3}, size_t{255}, size_t{256}, size_t{257},
+                      events.size()}) {
+    const std::span<const EbpfEvent> in(events.data(), size);
+    std::vector<uint64_t> seen;
+    for_each_of_types<EbpfEventType::Syscall, EbpfEventType::MemoryFree>(
+        in, [&](const EbpfEvent& e) { seen.push_back(e.timestamp_ns); });
+    std::vector<uint64_t> want;
+    for (const auto& e : in) {
+      if (e.event_type == EbpfEventType::Syscall || e.event_type == EbpfEventType::MemoryFree) {
+        want.push_back(e.timestamp_ns);
+      }
+    }
+    EXPECT_EQ(seen, want) << "first " << size << " events";
+    if (size == events.size()) {
+      EXPECT_GT(want.size(), 100u);
+    }
+  }
+}
+
 TEST(LatencyHistogramTest, BucketsAreContiguousAndMonotonic) {
   for (size_t b = 0; b < 400; ++b) {
     EXPECT_LT(LatencyHistogram::lower_bound(b), LatencyHistogram::lower_bound(b + 1)) << b;

@@ -3,6 +3,9 @@
 // the same batches; the same aggregator code runs on live streams, tapes and simulations.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <span>
 
 #include "core/event.h"
@@ -18,5 +21,42 @@ class Aggregator {
   virtual void consume(std::span<const EbpfEvent> events, const InternTable& interned) = 0;
   virtual void consume_losses(std::span<const LossRecord> /*losses*/) {}
 };
+
+// Calls fn(event) for every event whose type is one of Types, in order. Tracers want a few
+// types out of a stream that interleaves all of them (syscalls, mallocs, frees, packets): a
+// branch per event on the type mispredicts on such a stream, so each block's matching events
+// are first gathered without one (store every event's address, advance past it only when its
+// type matches: a table lookup), then visited.
+template <EbpfEventType... Types, typename Fn>
+inline void for_each_of_types(std::span<const EbpfEvent> events, Fn&& fn) {
+  static constexpr std::array<uint8_t, 256> kMatch = [] {
+    std::array<uint8_t, 256> match{};
+    ((match[static_cast<uint8_t>(Types)] = 1), ...);
+    return match;
+  }();
+  constexpr size_t kBlock = 256;  // 16 KiB of events: the second pass reads them from L1
+  const EbpfEvent* at[kBlock];
+  for (size_t base = 0; base < events.size(); base += kBlock) {
+    const EbpfEvent* block = events.data() + base;
+    const size_t m = std::min(kBlock, events.size() - base);
+    size_t n = 0;
+    size_t k = 0;
+    for (; k + 4 <= m; k += 4) {
+      at[n] = block + k;
+      n += kMatch[static_cast<uint8_t>(block[k].event_type)];
+      at[n] = block + k + 1;
+      n += kMatch[static_cast<uint8_t>(block[k + 1].event_type)];
+      at[n] = block + k + 2;
+      n += kMatch[static_cast<uint8_t>(block[k + 2].event_type)];
+      at[n] = block + k + 3;
+      n += kMatch[static_cast<uint8_t>(block[k + 3].event_type)];
+    }
+    for (; k < m; ++k) {
+      at[n] = block + k;
+      n += kMatch[static_cast<uint8_t>(block[k].event_type)];
+    }
+    for (size_t j = 0; j < n; ++j) fn(*at[j]);
+  }
+}
 
 }  // namespace otlp::ebpf

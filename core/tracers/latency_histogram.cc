@@ -5,19 +5,6 @@
 #include <cmath>
 
 namespace otlp::ebpf {
-namespace {
-
-constexpr unsigned kSubBits = 3;               // 8 sub-buckets per power of two
-constexpr uint64_t kLinearLimit = 1u << (kSubBits + 1);  // values < 16 get their own bucket
-
-}  // namespace
-
-size_t LatencyHistogram::bucket_of(uint64_t v) {
-  if (v < kLinearLimit) return static_cast<size_t>(v);
-  unsigned exponent = 63 - static_cast<unsigned>(std::countl_zero(v));  // >= kSubBits + 1
-  uint64_t sub = (v >> (exponent - kSubBits)) & ((1u << kSubBits) - 1);
-  return kLinearLimit + (exponent - kSubBits - 1) * (1u << kSubBits) + sub;
-}
 
 uint64_t LatencyHistogram::lower_bound(size_t bucket) {
   if (bucket < kLinearLimit) return bucket;
@@ -26,16 +13,6 @@ uint64_t LatencyHistogram::lower_bound(size_t bucket) {
   uint64_t sub = rel & ((1u << kSubBits) - 1);
   if (exponent >= 64) return UINT64_MAX;
   return (uint64_t{1} << exponent) + (sub << (exponent - kSubBits));
-}
-
-void LatencyHistogram::record(uint64_t v) {
-  size_t b = bucket_of(v);
-  if (b >= buckets_.size()) buckets_.resize(b + 1, 0);
-  ++buckets_[b];
-  ++count_;
-  sum_ += v;
-  min_ = std::min(min_, v);
-  max_ = std::max(max_, v);
 }
 
 void LatencyHistogram::merge(const LatencyHistogram& other) {

@@ -39,17 +39,18 @@ void MemoryAggregator::release(uint32_t pid, uint64_t address) {
 }
 
 void MemoryAggregator::consume(std::span<const EbpfEvent> events, const InternTable&) {
-  for (const auto& e : events) {
+  using enum EbpfEventType;
+  for_each_of_types<MemoryAlloc, MemoryFree>(events, [this](const EbpfEvent& e) {
     const MemoryData& m = e.payload.memory;
     if (e.event_type == EbpfEventType::MemoryAlloc) {
       // realloc returns the block at m.address and gives back m.old_address.
       if (m.op == MemoryOp::Realloc && m.old_address != 0) release(e.pid, m.old_address);
       allocate(e, m.address, m.size);
-    } else if (e.event_type == EbpfEventType::MemoryFree) {
+    } else {
       release(e.pid, m.address);
     }
     // Blocks of an exited process stay outstanding on purpose: they are its leak report.
-  }
+  });
 }
 
 std::vector<OutstandingByStack> MemoryAggregator::outstanding_by_stack() const {

@@ -82,8 +82,9 @@ void NetworkAggregator::close(ConnectionState& c, uint64_t ts) {
 }
 
 void NetworkAggregator::consume(std::span<const EbpfEvent> events, const InternTable& interned) {
-  for (const auto& e : events) {
-    if (payload_kind(e.event_type) != PayloadKind::Network) continue;
+  using enum EbpfEventType;
+  for_each_of_types<NetworkPacket, TcpConnect, TcpAccept, TcpClose, TcpRetransmit,
+                    NetworkPayload>(events, [&](const EbpfEvent& e) {
     const NetworkData& n = e.payload.network;
     switch (e.event_type) {
       case EbpfEventType::TcpConnect:
@@ -139,7 +140,7 @@ void NetworkAggregator::consume(std::span<const EbpfEvent> events, const InternT
       default:
         break;
     }
-  }
+  });
 }
 
 std::vector<Connection> NetworkAggregator::connections() const {

@@ -18,20 +18,19 @@ void sort_by_count(std::vector<SyscallSummary>& rows) {
 }  // namespace
 
 void SyscallAggregator::consume(std::span<const EbpfEvent> events, const InternTable&) {
-  for (const auto& e : events) {
-    if (e.event_type != EbpfEventType::Syscall) continue;
+  for_each_of_types<EbpfEventType::Syscall>(events, [this](const EbpfEvent& e) {
     const SyscallData& s = e.payload.syscall;
-    if (s.nr >= kMaxSyscalls) continue;  // validate_event rejects these upstream
-    if (disabled_.test(s.nr)) {
+    if (s.nr >= kMaxSyscalls) return;  // validate_event rejects these upstream
+    if (disabled_[s.nr]) {
       ++filtered_out_;
-      continue;
+      return;
     }
-    if (!cached_process_ || cached_pid_ != e.pid) {
+    if (!cached_process_ || cached_pid_ != e.pid) [[unlikely]] {
       cached_process_ = &processes_[e.pid];  // unordered_map nodes are stable
       cached_pid_ = e.pid;
     }
     auto& rows = cached_process_->by_nr;
-    if (s.nr >= rows.size()) {
+    if (s.nr >= rows.size()) [[unlikely]] {
       size_t old = rows.size();
       rows.resize(s.nr + 1);
       for (size_t i = old; i < rows.size(); ++i) rows[i].nr = static_cast<uint32_t>(i);
@@ -39,13 +38,12 @@ void SyscallAggregator::consume(std::span<const EbpfEvent> events, const InternT
     SyscallSummary& row = rows[s.nr];
     ++row.count;
     row.latency.record(s.duration_ns);
-    if (is_error(s.ret)) {
-      ++row.errors;
-      ++errors_;
-    }
-    seen_.set(s.nr);
+    const uint64_t error = is_error(s.ret);
+    row.errors += error;
+    errors_ += error;
+    seen_[s.nr] = true;
     ++traced_;
-  }
+  });
 }
 
 Result<void> SyscallAggregator::filter_syscall(std::string_view name, bool enabled) {
