@@ -144,8 +144,11 @@ void NetworkAggregator::consume(std::span<const EbpfEvent> events, const InternT
 }
 
 std::vector<Connection> NetworkAggregator::connections() const {
-  std::vector<Connection> out = closed_;
+  std::vector<Connection> out;
+  out.reserve(closed_.size() + open_.size());  // one allocation: no copy of the copy
+  out = closed_;
   std::vector<Connection> still_open;
+  still_open.reserve(open_.size());
   for (const auto& [id, c] : open_) still_open.push_back(c.info);
   std::sort(still_open.begin(), still_open.end(),
             [](const Connection& a, const Connection& b) { return a.socket_id < b.socket_id; });
@@ -154,7 +157,6 @@ std::vector<Connection> NetworkAggregator::connections() const {
 }
 
 std::vector<HttpRequest> NetworkAggregator::http_requests() const {
-  std::vector<HttpRequest> out = completed_;
   std::vector<HttpRequest> pending;
   for (const auto& [id, c] : open_) {
     if (c.responding) pending.push_back(*c.responding);
@@ -163,7 +165,11 @@ std::vector<HttpRequest> NetworkAggregator::http_requests() const {
   std::sort(pending.begin(), pending.end(), [](const HttpRequest& a, const HttpRequest& b) {
     return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.socket_id < b.socket_id;
   });
-  out.insert(out.end(), pending.begin(), pending.end());
+  std::vector<HttpRequest> out;
+  out.reserve(completed_.size() + pending.size());  // one allocation: no copy of the copy
+  out.insert(out.end(), completed_.begin(), completed_.end());
+  out.insert(out.end(), std::make_move_iterator(pending.begin()),
+             std::make_move_iterator(pending.end()));
   return out;
 }
 
