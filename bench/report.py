@@ -452,14 +452,9 @@ plot $data using 1:($2+$3) with linespoints lw 2 pt 7 title 'total', \
                         "not run", None))
     paced = live.get("paced")
     if paced:
-        # The default decides; --busy-poll (a CPU while records stream) is shown beside it.
         p99 = microseconds(paced["latency_p99"])
-        busy = live.get("paced-busy-poll")
-        busy_text = (f"; with `--busy-poll`: p99 {busy['latency_p99']}, recorder "
-                     f"{fmt(number(busy['recorder_cpu_pct']))}% of one CPU") if busy else ""
         targets.append(("delivery latency", "p99 < 100 us at 100 k events/s",
-                        f"p99 {paced['latency_p99']}{busy_text}",
-                        p99 < 100 if p99 is not None else None))
+                        f"p99 {paced['latency_p99']}", p99 < 100 if p99 is not None else None))
     else:
         targets.append(("delivery latency", "p99 < 100 us at 100 k events/s", "not run", None))
 

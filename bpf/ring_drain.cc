@@ -58,15 +58,6 @@ void prefer_prompt_wakeups() {
   (void)syscall(SYS_sched_setattr, 0, &attr, 0);
 }
 
-// A spin-wait hint: lets the sibling hyperthread run and saves power while spinning.
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
 }  // namespace
 
 int RingBufferDrain::on_record(void* ctx, void* data, size_t size) {
@@ -192,16 +183,6 @@ Result<size_t> RingBufferDrain::poll_and_drain(EventBatch& batch, uint64_t timeo
   return drain(batch);
 }
 
-Result<size_t> RingBufferDrain::spin_and_drain(EventBatch& batch, uint64_t timeout_ns) {
-  const uint64_t deadline = read_clock_ns(CLOCK_MONOTONIC) + timeout_ns;
-  for (;;) {
-    // An empty ring_buffer__consume is two loads per ring: cheap enough to spin on.
-    BPFTAPE_ASSIGN_OR_RETURN(size_t records, drain(batch));
-    if (records > 0 || read_clock_ns(CLOCK_MONOTONIC) >= deadline) return records;
-    cpu_relax();
-  }
-}
-
 Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
   if (!rings_ || consumer_mode_ == nullptr) {
     return make_error(ErrorKind::EventProcessingFailed,
@@ -225,8 +206,6 @@ Result<size_t> RingBufferDrain::paced_drain(EventBatch& batch) {
     if (wait == Wait::Lazy) {
       // In epoll, so that a ring filling up to wakeup_bytes ends the wait early.
       BPFTAPE_ASSIGN_OR_RETURN(records, poll_and_drain(batch, ns));
-    } else if (pacing_.options().busy_poll) {
-      BPFTAPE_ASSIGN_OR_RETURN(records, spin_and_drain(batch, ns));
     } else {
       timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
       clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);  // EINTR: drain early, harmless

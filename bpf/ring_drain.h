@@ -69,8 +69,6 @@ class RingBufferDrain {
   void set_consumer_mode(uint32_t mode);
   // Announces sleep, re-checks the rings, sleeps in epoll if they were empty, wakes.
   Result<size_t> sleep_and_drain(EventBatch& batch);
-  // Drains until a record comes or timeout_ns pass, without sleeping (Options::busy_poll).
-  Result<size_t> spin_and_drain(EventBatch& batch, uint64_t timeout_ns);
   // Waits in epoll up to timeout_ns (rounded up to ms) for a program's wakeup or
   // interrupt_wait(), then drains every ring.
   Result<size_t> poll_and_drain(EventBatch& batch, uint64_t timeout_ns);

@@ -73,10 +73,6 @@ ArgParser make_parser() {
                                       "clock reads per program run: auto (default: on while that is "
                                       "cheap, else 1 s in every 10 s and scaled), full (always on: "
                                       "exact) or off")
-      .flag("busy-poll", 0, "while records stream (>= 5000/s), spin between drains instead of "
-                            "sleeping: delivery latency of microseconds for up to one CPU; "
-                            "idle, the recorder still sleeps (for machines whose timers "
-                            "overshoot, such as many VMs)")
       .option("otlp-interval", 0, "D", "with --otlp-endpoint/--otlp-file: export while recording, "
                                        "every D (default 10s): spans that ended, cumulative "
                                        "metrics; the rest and the profile at the end")
@@ -276,7 +272,6 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     if (!mode) return usage(mode.error().message());
     live.bpf_stats = *mode;
   }
-  live.pacing.busy_poll = parsed.has("busy-poll");
   if (auto v = parsed.get("ring-size")) {
     auto size = parse_size("ring-size", *v);
     if (!size) return usage(size.error().message());

@@ -116,12 +116,6 @@ class ConsumerPacing {
     uint64_t idle_timeout_ns = 100'000'000;
     uint64_t stream_rate = 5'000;  // records/s
     uint32_t empty_ticks = 4;
-    // Streaming ticks spin, draining until a record comes or the tick ends, instead of
-    // sleeping (RingBufferDrain::paced_drain): delivery within microseconds, for a CPU while
-    // records stream. Asleep and Lazy waits are unchanged, so an idle recorder costs nothing.
-    // For machines whose timers overshoot: on the development VM a 50 µs sleep takes 91 µs
-    // at the median and 133 µs at p99 even when idle (docs/recorder.md, "Delivery latency").
-    bool busy_poll = false;
   };
   enum class Wait : uint8_t { Asleep, Streaming, Lazy };
 
