@@ -137,10 +137,12 @@ def main():
     overhead = read_tsv("overhead.tsv")
     overhead_md = None
     if os.path.exists(os.path.join(RESULTS, "overhead.md")):
-        # The harness prints a title line, the workload table, then the rate table (shown
-        # below in its own section): keep the first two, the title as plain text.
+        # The harness prints a title line, the latency floor (when built), the workload table,
+        # then the rate table (shown below in its own section): keep all but the rate table,
+        # the title as plain text.
         blocks = open(os.path.join(RESULTS, "overhead.md")).read().strip().split("\n\n")
-        overhead_md = "\n\n".join([blocks[0].lstrip("# ")] + blocks[1:2])
+        workloads = next((i for i, b in enumerate(blocks) if b.startswith("| workload")), len(blocks) - 1)
+        overhead_md = "\n\n".join([blocks[0].lstrip("# ")] + blocks[1:workloads + 1])
     overhead_skipped = None
     if os.path.exists(os.path.join(RESULTS, "overhead.skipped")):
         overhead_skipped = open(os.path.join(RESULTS, "overhead.skipped")).read().strip()
