@@ -95,7 +95,11 @@ inline constexpr uint64_t kDefaultWakeupBytes = 256u << 10;
 //    with the rate (up to max_tick_ns), as NICs coalesce interrupts: a consumer that drains
 //    right behind the producer costs the producer too (measured here on the `dd` storm,
 //    probes alone: draining every 50 µs made dd 7% slower than every 1 ms), and at storm rates
-//    throughput matters more than the last hundred microseconds.
+//    throughput matters more than the last hundred microseconds. Below, the tick is at least
+//    long enough to carry records_per_tick records at the rate seen (up to max_tick_ns): a
+//    tick costs the consumer ~20 µs of CPU on the development VM whatever it carries, so 50 µs
+//    ticks at 10 k records/s (one record per tick) cost a fifth of a CPU for no gain in
+//    latency that the machine can deliver (bench/latency_floor).
 //  - Lazy: records trickle (CPU samples, a quiet service): it sleeps a lazy period between
 //    drains, and programs wake it only once wakeup_bytes wait. The period starts at
 //    lazy_min_ns after a wakeup (a probe: a stream that is starting shows its rate within it)
@@ -116,6 +120,7 @@ class ConsumerPacing {
     uint64_t idle_timeout_ns = 100'000'000;
     uint64_t stream_rate = 5'000;  // records/s
     uint32_t empty_ticks = 4;
+    uint32_t records_per_tick = 4;
   };
   enum class Wait : uint8_t { Asleep, Streaming, Lazy };
 
@@ -142,8 +147,10 @@ class ConsumerPacing {
     if (busy) {
       wait_ = Wait::Streaming;
       const double rate = static_cast<double>(records) * 1e9 / static_cast<double>(std::max<uint64_t>(since_ns, 1));
-      const double stretched = static_cast<double>(options_.tick_ns) * rate /
+      const double coalesced = static_cast<double>(options_.tick_ns) * rate /
                                static_cast<double>(std::max<uint64_t>(options_.coalesce_rate, 1));
+      const double carrying = static_cast<double>(options_.records_per_tick) * 1e9 / rate;
+      const double stretched = std::max(coalesced, carrying);
       tick_ns_ = static_cast<uint64_t>(std::clamp(stretched, static_cast<double>(options_.tick_ns),
                                                   static_cast<double>(std::max(options_.tick_ns, options_.max_tick_ns))));
     } else {

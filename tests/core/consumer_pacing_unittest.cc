@@ -61,7 +61,23 @@ TEST(ConsumerPacing, TicksStretchWithTheRateAboveTheCoalescingRate) {
   EXPECT_EQ(p.wait_ns(), 200'000u);
   p.after_drain(4000, 200'000);  // 20 M/s: capped at 1 ms
   EXPECT_EQ(p.wait_ns(), 1 * kMs);
-  p.after_drain(10, 1 * kMs);    // 10 k/s: back to the base tick
+  p.after_drain(100, 1 * kMs);    // 100 k/s: back to the base tick
+  EXPECT_EQ(p.wait_ns(), 50'000u);
+}
+
+TEST(ConsumerPacing, TicksCarryAFewRecordsAtModerateRates) {
+  ConsumerPacing p;
+  p.after_drain(1, 100 * kMs);
+  p.after_drain(50, 1 * kMs);  // 50 k/s: 4 records take 80 us
+  EXPECT_EQ(p.next_wait(), Wait::Streaming);
+  EXPECT_EQ(p.wait_ns(), 80'000u);
+  p.after_drain(4, 80'000);  // 50 k/s still: the tick holds
+  EXPECT_EQ(p.wait_ns(), 80'000u);
+  p.after_drain(8, 1 * kMs);  // 8 k/s: 500 us
+  EXPECT_EQ(p.wait_ns(), 500'000u);
+  p.after_drain(6, 1 * kMs);  // 6 k/s: 667 us, within the 1 ms cap
+  EXPECT_EQ(p.wait_ns(), 666'666u);
+  p.after_drain(200, 1 * kMs);  // 200 k/s: 20 us would carry 4, the base tick is the floor
   EXPECT_EQ(p.wait_ns(), 50'000u);
 }
 
