@@ -293,8 +293,9 @@ void render_json(const std::string& path, TapeReader& r, const Summary& s) {
 int run_info(const Args& args) {
   ArgParser parser("bpftape info", "FILE [--json]",
                    "Describes a tape: where and how it was recorded, its time range and "
-                   "duration, events by type,\nper-CPU losses, processes, whether it is complete, "
-                   "and its size per event. A tape whose\nrecorder was killed is read up to its "
+                   "duration, events by type,\nper-CPU losses, processes, the BPF programs' run "
+                   "time (kernel BPF stats; sampled or counted),\nwhether it is complete, "
+                   "and its size per event. A tape whose recorder was killed is read up\nto its "
                    "last whole frame, with a warning.");
   parser.flag("json", 0, "print one JSON object")
       .positionals(1, "FILE: the .bpftape file")
