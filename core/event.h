@@ -169,7 +169,7 @@ static_assert(sizeof(NetworkData) <= kPayloadSize && sizeof(MemoryData) <= kPayl
 
 // Which payload member is meaningful for a type.
 enum class PayloadKind : uint8_t { CpuSample, Syscall, Memory, Process, Network };
-inline PayloadKind payload_kind(EbpfEventType type) {
+constexpr PayloadKind payload_kind(EbpfEventType type) {
   switch (type) {
     case EbpfEventType::CpuSample: return PayloadKind::CpuSample;
     case EbpfEventType::Syscall: return PayloadKind::Syscall;

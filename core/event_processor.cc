@@ -35,9 +35,8 @@ constexpr std::array<TypeRule, 256> make_type_rules() {
   r[static_cast<size_t>(T::MemoryAlloc)].ops =
       bit(MemoryOp::Malloc) | bit(MemoryOp::Calloc) | bit(MemoryOp::Realloc) | bit(MemoryOp::Mmap);
   r[static_cast<size_t>(T::MemoryFree)].ops = bit(MemoryOp::Free) | bit(MemoryOp::Munmap);
-  for (T type : {T::NetworkPacket, T::TcpConnect, T::TcpAccept, T::TcpClose, T::TcpRetransmit,
-                 T::NetworkPayload}) {
-    r[static_cast<size_t>(type)].network = 1;
+  for (size_t i = 0; i < kEventTypeCount; ++i) {
+    r[i].network = payload_kind(static_cast<EbpfEventType>(i)) == PayloadKind::Network;
   }
   return r;
 }

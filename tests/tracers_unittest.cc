@@ -30,9 +30,9 @@ TEST(SyscallNamesTest, KnownUnknownAndNumericForms) {
   EXPECT_EQ(syscall_number(""), std::nullopt);
 }
 
-// The tracers' type filter: every event of the wanted types, in order, none other — across
+// The tracers' type filter: every event of the wanted kind, in order, none other — across
 // block boundaries, in blocks that are not a multiple of the unrolling, for odd type bytes too.
-TEST(ForEachOfTypesTest, VisitsExactlyTheWantedTypesInOrder) {
+TEST(ForEachOfKindTest, VisitsExactlyTheWantedKindInOrder) {
   std::vector<EbpfEvent> events;
   for (uint64_t i = 0; i < 1031; ++i) {
     // A type sequence without a short period, and some bytes beyond the known types.
@@ -45,11 +45,11 @@ TEST(ForEachOfTypesTest, VisitsExactlyTheWantedTypesInOrder) {
                       events.size()}) {
     const std::span<const EbpfEvent> in(events.data(), size);
     std::vector<uint64_t> seen;
-    for_each_of_types<EbpfEventType::Syscall, EbpfEventType::MemoryFree>(
+    for_each_of_kind<PayloadKind::Memory>(
         in, [&](const EbpfEvent& e) { seen.push_back(e.timestamp_ns); });
     std::vector<uint64_t> want;
     for (const auto& e : in) {
-      if (e.event_type == EbpfEventType::Syscall || e.event_type == EbpfEventType::MemoryFree) {
+      if (e.event_type == EbpfEventType::MemoryAlloc || e.event_type == EbpfEventType::MemoryFree) {
         want.push_back(e.timestamp_ns);
       }
     }

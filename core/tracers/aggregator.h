@@ -22,16 +22,19 @@ class Aggregator {
   virtual void consume_losses(std::span<const LossRecord> /*losses*/) {}
 };
 
-// Calls fn(event) for every event whose type is one of Types, in order. Tracers want a few
-// types out of a stream that interleaves all of them (syscalls, mallocs, frees, packets): a
-// branch per event on the type mispredicts on such a stream, so each block's matching events
-// are first gathered without one (store every event's address, advance past it only when its
-// type matches: a table lookup), then visited.
-template <EbpfEventType... Types, typename Fn>
-inline void for_each_of_types(std::span<const EbpfEvent> events, Fn&& fn) {
+// Calls fn(event) for every event of a known type whose payload is of kind Kind
+// (payload_kind(), event.h), in order. Tracers want one kind out of a stream that interleaves
+// all of them (syscalls, mallocs, frees, packets): a branch per event on the type mispredicts
+// on such a stream, so each block's matching events are first gathered without one (store
+// every event's address, advance past it only when its type matches: a table lookup), then
+// visited.
+template <PayloadKind Kind, typename Fn>
+inline void for_each_of_kind(std::span<const EbpfEvent> events, Fn&& fn) {
   static constexpr std::array<uint8_t, 256> kMatch = [] {
     std::array<uint8_t, 256> match{};
-    ((match[static_cast<uint8_t>(Types)] = 1), ...);
+    for (size_t t = 0; t < kEventTypeCount; ++t) {
+      match[t] = payload_kind(static_cast<EbpfEventType>(t)) == Kind;
+    }
     return match;
   }();
   constexpr size_t kBlock = 256;  // 16 KiB of events: the second pass reads them from L1

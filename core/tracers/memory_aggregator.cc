@@ -39,8 +39,7 @@ void MemoryAggregator::release(uint32_t pid, uint64_t address) {
 }
 
 void MemoryAggregator::consume(std::span<const EbpfEvent> events, const InternTable&) {
-  using enum EbpfEventType;
-  for_each_of_types<MemoryAlloc, MemoryFree>(events, [this](const EbpfEvent& e) {
+  for_each_of_kind<PayloadKind::Memory>(events, [this](const EbpfEvent& e) {
     const MemoryData& m = e.payload.memory;
     if (e.event_type == EbpfEventType::MemoryAlloc) {
       // realloc returns the block at m.address and gives back m.old_address.

@@ -82,9 +82,7 @@ void NetworkAggregator::close(ConnectionState& c, uint64_t ts) {
 }
 
 void NetworkAggregator::consume(std::span<const EbpfEvent> events, const InternTable& interned) {
-  using enum EbpfEventType;
-  for_each_of_types<NetworkPacket, TcpConnect, TcpAccept, TcpClose, TcpRetransmit,
-                    NetworkPayload>(events, [&](const EbpfEvent& e) {
+  for_each_of_kind<PayloadKind::Network>(events, [&](const EbpfEvent& e) {
     const NetworkData& n = e.payload.network;
     switch (e.event_type) {
       case EbpfEventType::TcpConnect:

@@ -18,7 +18,7 @@ void sort_by_count(std::vector<SyscallSummary>& rows) {
 }  // namespace
 
 void SyscallAggregator::consume(std::span<const EbpfEvent> events, const InternTable&) {
-  for_each_of_types<EbpfEventType::Syscall>(events, [this](const EbpfEvent& e) {
+  for_each_of_kind<PayloadKind::Syscall>(events, [this](const EbpfEvent& e) {
     const SyscallData& s = e.payload.syscall;
     if (s.nr >= kMaxSyscalls) return;  // validate_event rejects these upstream
     if (disabled_[s.nr]) {
