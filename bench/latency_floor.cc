@@ -20,13 +20,11 @@
 #include <cstring>
 #include <vector>
 
+#include "core/clock.h"
+
 namespace {
 
-uint64_t now_ns() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(t.tv_nsec);
-}
+using otlp::ebpf::read_clock_ns;
 
 // The p99 wait of a uniformly arriving event, given the intervals between the consumer's looks.
 uint64_t p99_wait(std::vector<uint64_t> gaps) {
@@ -52,11 +50,11 @@ constexpr uint64_t kSpinNoiseNs = 1'000;
 std::vector<uint64_t> tick_intervals(uint64_t seconds, uint64_t tick_ns) {
   std::vector<uint64_t> gaps;
   const timespec ts{0, static_cast<long>(tick_ns)};
-  const uint64_t end = now_ns() + seconds * 1'000'000'000u;
-  uint64_t prev = now_ns();
+  const uint64_t end = read_clock_ns(CLOCK_MONOTONIC) + seconds * 1'000'000'000u;
+  uint64_t prev = read_clock_ns(CLOCK_MONOTONIC);
   while (prev < end) {
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
-    const uint64_t t = now_ns();
+    const uint64_t t = read_clock_ns(CLOCK_MONOTONIC);
     gaps.push_back(t - prev);
     prev = t;
   }
@@ -66,10 +64,10 @@ std::vector<uint64_t> tick_intervals(uint64_t seconds, uint64_t tick_ns) {
 std::vector<uint64_t> spin_intervals(uint64_t seconds) {
   std::vector<uint64_t> gaps;
   uint64_t small = 0;  // the loop's own steps, summed: they count in the total time
-  const uint64_t end = now_ns() + seconds * 1'000'000'000u;
-  uint64_t prev = now_ns();
+  const uint64_t end = read_clock_ns(CLOCK_MONOTONIC) + seconds * 1'000'000'000u;
+  uint64_t prev = read_clock_ns(CLOCK_MONOTONIC);
   while (prev < end) {
-    const uint64_t t = now_ns();
+    const uint64_t t = read_clock_ns(CLOCK_MONOTONIC);
     if (t - prev > kSpinNoiseNs) {
       gaps.push_back(t - prev);
     } else {
