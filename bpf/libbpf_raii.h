@@ -2,12 +2,12 @@
 // per resource, plain pointers never own.
 #pragma once
 
-#include <unistd.h>
-
 #include <memory>
 #include <utility>
 
 #include <bpf/libbpf.h>
+
+#include "core/unique_fd.h"  // UniqueFd, for the fds libbpf hands out
 
 namespace otlp::ebpf {
 
@@ -27,31 +27,5 @@ struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
 };
 using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
-
-// A file descriptor; -1 when empty. Move-only.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 }  // namespace otlp::ebpf

@@ -130,13 +130,18 @@ int run_generate(const sim::SimOptions& options, const std::optional<std::string
       std::fprintf(stderr, "bpftape simulate: %s: %s\n", output->c_str(), e.message().c_str());
       return kExitFailure;
     };
-    auto file = otlp::ebpf::tape::open_file_sink(*output, force);  // fails early if it exists
+    // The file is created first, so that a bad path fails before the work; it appears at its
+    // name only once complete.
+    otlp::ebpf::OutputFileOptions file_options;
+    file_options.overwrite = force;
+    auto file = otlp::ebpf::tape::open_file_sink(*output, file_options);
     if (!file) return fail(file.error());
     std::unique_ptr<otlp::ebpf::tape::ByteSink> sink;
     if (damaged) {
       sink = std::make_unique<otlp::ebpf::tape::MemorySink>(&bytes);
     } else {
       sink = std::move(*file);
+      writer_options.defer_publish = true;
     }
     auto writer = otlp::ebpf::tape::TapeWriter::create(std::move(sink), sim::sim_tape_metadata(source),
                                                        source.interned(), writer_options);

@@ -8,6 +8,7 @@
 //   auto report = export_results(out, rec, agg, &interned);  // Result<OtlpExportReport>
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "core/otlp/converter.h"
 #include "core/otlp/exporter.h"
 
@@ -30,6 +32,13 @@ struct OtlpOutput {
   int max_attempts = 5;
   std::string json_path;   // OTLP/JSON lines file; empty: none
   std::string pprof_path;  // gzipped pprof of the CPU samples; empty: none
+  OutputFileOptions files;  // how json_path and pprof_path are created (core/output_file.h)
+  // Bound on one run's whole export (every request, retries and backoff included); what is
+  // not sent by then is reported as not sent (--otlp-timeout).
+  std::chrono::milliseconds export_deadline{30'000};
+  // When set and non-zero (a SIGINT/SIGTERM arrived: cli/stop_signals.h), the export stops within
+  // a second and reports what was not sent. Borrowed; must outlive the export.
+  const std::atomic<int>* stop_requested = nullptr;
   ResourceConfig resource;  // service.name (empty: process name), host.name, redaction
   bool traces = true, metrics = true, profiles = true;
   ProfileOptions profile;   // sample rate and symbolizer for the CPU profile

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <condition_variable>
 #include <deque>
-#include <filesystem>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -26,48 +25,23 @@
 namespace otlp::ebpf::tape {
 namespace {
 
-// Owns one fd. Short writes and EINTR are retried; anything else is an Io error.
+// A tape file: an OutputFile (temporary file renamed into place, never through a planted
+// symlink; see core/output_file.h) behind the ByteSink interface.
 class FileSink final : public ByteSink {
  public:
-  FileSink(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~FileSink() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Result<void> write(std::span<const uint8_t> bytes) override {
-    while (!bytes.empty()) {
-      ssize_t n = ::write(fd_, bytes.data(), bytes.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno_error(ErrorKind::Io, fmt::format("write {}", path_), errno);
-      }
-      bytes = bytes.subspan(static_cast<size_t>(n));
-    }
-    return {};
-  }
+  explicit FileSink(OutputFile file) : file_(std::move(file)) {}
+  Result<void> write(std::span<const uint8_t> bytes) override { return file_.write(bytes); }
   Result<void> sync() override {
-    if (::fsync(fd_) != 0 && errno != EINVAL) {  // EINVAL: not syncable (pipe, /dev/null)
-      return errno_error(ErrorKind::Io, fmt::format("fsync {}", path_), errno);
+    if (::fsync(file_.fd()) != 0 && errno != EINVAL) {  // EINVAL: not syncable (pipe, /dev/null)
+      return errno_error(ErrorKind::Io, fmt::format("fsync {}", file_.path()), errno);
     }
     return {};
   }
-  Result<void> close() override {
-    if (fd_ < 0) return {};
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return errno_error(ErrorKind::Io, fmt::format("close {}", path_), errno);
-    // The new directory entry must be durable too, or a crash can lose the whole file.
-    auto dir = std::filesystem::path(path_).parent_path();
-    int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-    return {};
-  }
+  Result<void> publish() override { return file_.publish(); }
+  Result<void> close() override { return file_.finish(); }
 
  private:
-  int fd_;
-  std::string path_;
+  OutputFile file_;
 };
 
 struct ZstdCCtxDeleter {
@@ -113,24 +87,10 @@ Result<void> MemorySink::write(std::span<const uint8_t> bytes) {
   return {};
 }
 
-Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite) {
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (overwrite ? O_TRUNC : O_EXCL);
-  int fd = ::open(path.c_str(), flags, 0600);
-  if (fd < 0) {
-    int err = errno;
-    if (err == EEXIST) {
-      return make_error(ErrorKind::Io, fmt::format("{} already exists: choose another name or "
-                                                   "pass --force to overwrite it",
-                                                   path));
-    }
-    return errno_error(ErrorKind::Io, fmt::format("create {}", path), err);
-  }
-  // An overwritten file keeps its old mode: tighten it (regular files only, never /dev/*).
-  struct stat st {};
-  if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0777) != 0600) {
-    ::fchmod(fd, 0600);
-  }
-  return std::make_unique<FileSink>(fd, path);
+Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path,
+                                                 const OutputFileOptions& options) {
+  BPFTAPE_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, options));
+  return std::make_unique<FileSink>(std::move(file));
 }
 
 // A message as flat bytes, with what the index needs to know about it. With background
@@ -198,7 +158,10 @@ Result<std::unique_ptr<TapeWriter>> TapeWriter::create(const std::string& path,
                                                        const InternTable& interns,
                                                        const WriterOptions& options) {
   BPFTAPE_RETURN_IF_ERROR(options.validate());
-  BPFTAPE_ASSIGN_OR_RETURN(auto sink, open_file_sink(path, options.overwrite));
+  OutputFileOptions file_options;
+  file_options.overwrite = options.overwrite;
+  file_options.inputs = options.inputs;
+  BPFTAPE_ASSIGN_OR_RETURN(auto sink, open_file_sink(path, file_options));
   return create(std::move(sink), metadata, interns, options);
 }
 
@@ -211,6 +174,7 @@ Result<std::unique_ptr<TapeWriter>> TapeWriter::create(std::unique_ptr<ByteSink>
   if (!writer->impl_->cctx) return make_error(ErrorKind::Io, "zstd: cannot allocate a context");
   ZSTD_CCtx_setParameter(writer->impl_->cctx.get(), ZSTD_c_compressionLevel, options.zstd_level);
   BPFTAPE_RETURN_IF_ERROR(writer->write_header_and_metadata(metadata));
+  if (!options.defer_publish) BPFTAPE_RETURN_IF_ERROR(writer->publish());
   if (options.background_compression) {
     TapeWriter* raw = writer.get();  // the worker is joined before the writer goes away
     writer->impl_->worker = std::thread([raw] { raw->worker_loop(); });
@@ -653,6 +617,20 @@ Result<void> TapeWriter::write_bpf_stats(const BpfStatsSnapshot& stats) {
   }
   return write_frame(static_cast<uint8_t>(FrameType::BpfStats), &message, stats.timestamp_ns,
                      stats.timestamp_ns, 0);
+}
+
+Result<void> TapeWriter::publish() {
+  if (!sink_) return make_error(ErrorKind::Io, "the tape was discarded");
+  if (closed_) return {};  // close() published it
+  if (auto r = sink_->publish(); !r) return fail(r.error());
+  return {};
+}
+
+void TapeWriter::discard() {
+  if (closed_) return;
+  (void)stop_worker();
+  closed_ = true;
+  sink_.reset();  // an unpublished file sink removes its file
 }
 
 Result<void> TapeWriter::close() {

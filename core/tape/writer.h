@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "core/event.h"
 #include "core/intern_table.h"
 #include "core/tape/types.h"
@@ -43,6 +44,12 @@ struct WriterOptions {
   uint32_t max_frame_bytes = 64u << 20;
   int zstd_level = 3;      // 1..19; 3 writes > 5 M events/s on one core
   bool overwrite = false;  // refuse to replace an existing file unless set
+  std::vector<std::string> inputs;  // files this run reads: the tape must not be one of them
+  // A tape file appears at its path once its header and metadata are written, so that a killed
+  // writer leaves a readable tape there. With defer_publish it appears only at publish() or
+  // close(), and a writer that fails or is destroyed before then leaves no file behind (a
+  // recording whose command could not start).
+  bool defer_publish = false;
   // Build, compress and write events frames on a worker thread, so that the caller (the
   // recorder's drain loop) never stalls for a frame — copying a full frame's columns into a
   // message and serializing it took ~1 ms, compressing it several — in which a small kernel
@@ -63,6 +70,8 @@ class ByteSink {
   virtual Result<void> write(std::span<const uint8_t> bytes) = 0;
   // Makes everything written so far durable (fsync).
   virtual Result<void> sync() = 0;
+  // Makes the bytes visible at their final name (a file written beside it until then).
+  virtual Result<void> publish() { return {}; }
   virtual Result<void> close() = 0;
 };
 
@@ -82,9 +91,11 @@ class MemorySink final : public ByteSink {
   size_t fail_after_;
 };
 
-// Creates `path` with mode 0600 (tapes hold command lines and addresses). Fails with Io if the
-// file exists, unless `overwrite`.
-Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path, bool overwrite);
+// A tape file at `path`, written through OutputFile (mode 0600: tapes hold command lines and
+// addresses). Fails if the file exists, unless `options.overwrite`, or is one of the inputs.
+// The sink's publish() or close() moves it into place.
+Result<std::unique_ptr<ByteSink>> open_file_sink(const std::string& path,
+                                                 const OutputFileOptions& options);
 
 class TapeWriter {
  public:
@@ -122,8 +133,13 @@ class TapeWriter {
 
   // Writes the pending events frame (if any) and the interned entries before it.
   Result<void> flush();
+  // Makes the tape visible at its path (see WriterOptions::defer_publish). Idempotent.
+  Result<void> publish();
   // flush(), index frame, trailer, fsync. Idempotent; after it every call fails.
   Result<void> close();
+  // Gives the tape up without closing it: an unpublished tape file is removed, a published one
+  // keeps what was written (readable up to its last whole frame). After it every call fails.
+  void discard();
 
   // A snapshot: with background compression, bytes_written and frames count what the worker
   // has written so far.
