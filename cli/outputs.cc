@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <utility>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -16,13 +17,11 @@ using namespace otlp::ebpf;
 
 namespace {
 
-Result<void> write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return errno_error(ErrorKind::Io, "open " + path, errno);
-  out.write(content.data(), static_cast<std::streamsize>(content.size()));
-  out.close();
-  if (!out) return errno_error(ErrorKind::Io, "write " + path, errno);
-  return {};
+Result<void> write_file(const std::string& path, const std::string& content,
+                        const OutputFileOptions& options) {
+  BPFTAPE_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, options));
+  BPFTAPE_RETURN_IF_ERROR(file.write(content));
+  return file.finish();
 }
 
 }  // namespace
@@ -39,7 +38,8 @@ void add_output_options(ArgParser& parser, bool prints_report) {
     parser.flag("json", 0, "print the report as one JSON object")
         .option("top", 0, "N", "rows per report table (default 10)");
   }
-  parser.option("folded", 0, "FILE", "write CPU stacks in folded format (flamegraph.pl input)")
+  parser.flag("force", 'f', "replace output files that already exist (never an input)")
+      .option("folded", 0, "FILE", "write CPU stacks in folded format (flamegraph.pl input)")
       .option("trace-json", 0, "FILE", "write Chrome trace-event JSON (Perfetto UI, chrome://tracing)")
       .flag("digest", 0, "print one SHA-256 over every result (report JSON and output files)");
   add_otlp_options(parser);
@@ -61,12 +61,36 @@ Result<OutputRequest> output_request_from(const ParsedArgs& args, bool print_rep
   request.trace_json = args.get("trace-json");
   request.digest = args.has("digest");
   BPFTAPE_ASSIGN_OR_RETURN(request.otlp, otlp_output_from(args));
+  // The positional arguments of the commands that write outputs are their input tapes.
+  request.files.overwrite = args.has("force");
+  request.files.inputs = args.positionals();
+  request.otlp.files = request.files;
+  // Refuse bad output paths now, not after a long run: two outputs on one path, an input, an
+  // existing file without --force, a planted symlink, a missing directory.
+  std::vector<std::pair<const char*, std::string>> paths;
+  if (request.folded) paths.emplace_back("--folded", *request.folded);
+  if (request.trace_json) paths.emplace_back("--trace-json", *request.trace_json);
+  if (!request.otlp.pprof_path.empty()) paths.emplace_back("--pprof", request.otlp.pprof_path);
+  if (!request.otlp.json_path.empty()) paths.emplace_back("--otlp-file", request.otlp.json_path);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (paths[i].second == paths[j].second) {
+        return make_error(ErrorKind::ConfigError, fmt::format("{} and {} name the same file {}",
+                                                              paths[j].first, paths[i].first,
+                                                              paths[i].second));
+      }
+    }
+    if (auto ok = check_output_path(paths[i].second, request.files); !ok) {
+      return make_error(ErrorKind::ConfigError,
+                        fmt::format("{}: {}", paths[i].first, ok.error().message()));
+    }
+  }
   return request;
 }
 
 Result<void> open_outputs(const OutputRequest& request, Tracers& tracers) {
   if (request.trace_json) {
-    BPFTAPE_ASSIGN_OR_RETURN(tracers.trace, TraceJsonWriter::open(*request.trace_json));
+    BPFTAPE_ASSIGN_OR_RETURN(tracers.trace, TraceJsonWriter::open(*request.trace_json, request.files));
   }
   return {};
 }
@@ -79,7 +103,7 @@ int emit_outputs(const char* command, OutputRequest& request, Tracers& tracers, 
   };
   if (request.folded) {
     auto folded = render_folded(tracers.cpu, *facts.interned, *facts.processes, *facts.symbolizer);
-    if (auto r = write_file(*request.folded, folded); !r) failed(r.error().message());
+    if (auto r = write_file(*request.folded, folded, request.files); !r) failed(r.error().message());
   }
   if (tracers.trace) {
     if (auto r = tracers.trace->finish(&tracers.network, *facts.processes); !r) failed(r.error().message());

@@ -28,8 +28,8 @@ struct Tracers {
   void add_to(otlp::ebpf::Pipeline& pipeline);
 };
 
-// Flags: [--json --top N] (when the command prints a report), --folded, --trace-json,
-// --digest, and the OTLP flags.
+// Flags: [--json --top N] (when the command prints a report), -f/--force, --folded,
+// --trace-json, --digest, and the OTLP flags.
 void add_output_options(ArgParser& parser, bool prints_report);
 
 struct OutputRequest {
@@ -40,10 +40,14 @@ struct OutputRequest {
   std::optional<std::string> trace_json;
   bool digest = false;
   otlp::ebpf::OtlpOutput otlp;
+  // --force and the command's inputs (its positional arguments): how every output file is
+  // created (core/output_file.h). Copied into otlp.files.
+  otlp::ebpf::OutputFileOptions files;
 
   bool writes_files() const;  // anything besides the report
 };
-// ConfigError naming the bad flag. `print_report`: whether this command prints the report.
+// ConfigError naming the bad flag or output path (checked here, before any work: see
+// check_output_path). `print_report`: whether this command prints the report.
 otlp::ebpf::Result<OutputRequest> output_request_from(const ParsedArgs& args, bool print_report);
 // Opens the --trace-json file (before the run: it streams while events flow).
 otlp::ebpf::Result<void> open_outputs(const OutputRequest& request, Tracers& tracers);

@@ -59,7 +59,6 @@ ArgParser make_parser() {
       .option("cgroup", 0, "PATH", "record only tasks in this cgroup v2 (path under the cgroup2 "
                                    "mount, or absolute)")
       .option("output", 'o', "TAPE", "where to write (default record.bpftape)")
-      .flag("force", 'f', "overwrite TAPE if it exists")
       .option("duration", 'd', "D", "stop after D (10s, 2m, ...; default: until Ctrl-C, the "
                                     "command exits, or --env's duration)")
       .option("max-size", 0, "SIZE", "stop once the tape reaches SIZE (e.g. 100M, 2G)")

@@ -16,16 +16,12 @@ constexpr size_t kFlushBytes = 1 << 20;
 std::string us_text(uint64_t ns) { return fmt::format("{}.{:03}", ns / 1000, ns % 1000); }
 }  // namespace
 
-Result<std::unique_ptr<TraceJsonWriter>> TraceJsonWriter::open(const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "w");
-  if (!file) return errno_error(ErrorKind::Io, "open " + path + " for the trace JSON", errno);
-  auto writer = std::unique_ptr<TraceJsonWriter>(new TraceJsonWriter(file, path));
+Result<std::unique_ptr<TraceJsonWriter>> TraceJsonWriter::open(const std::string& path,
+                                                               const OutputFileOptions& options) {
+  BPFTAPE_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, options));
+  auto writer = std::unique_ptr<TraceJsonWriter>(new TraceJsonWriter(std::move(file)));
   writer->buffer_ = "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n";
   return writer;
-}
-
-TraceJsonWriter::~TraceJsonWriter() {
-  if (file_) std::fclose(file_);
 }
 
 void TraceJsonWriter::begin_event() {
@@ -39,8 +35,8 @@ std::string TraceJsonWriter::micros(uint64_t ns) const {
 
 Result<void> TraceJsonWriter::flush_buffer() {
   if (write_error_) return std::unexpected(*write_error_);
-  if (!buffer_.empty() && std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) {
-    write_error_ = errno_error(ErrorKind::Io, "write " + path_, errno).error();
+  if (auto written = file_.write(buffer_); !written) {
+    write_error_ = written.error();
     return std::unexpected(*write_error_);
   }
   buffer_.clear();
@@ -107,10 +103,7 @@ Result<void> TraceJsonWriter::finish(const NetworkAggregator* network, const Pro
   }
   buffer_ += "\n]}\n";
   BPFTAPE_RETURN_IF_ERROR(flush_buffer());
-  FILE* file = file_;
-  file_ = nullptr;
-  if (std::fclose(file) != 0) return errno_error(ErrorKind::Io, "close " + path_, errno);
-  return {};
+  return file_.finish();
 }
 
 }  // namespace otlp::ebpf

@@ -5,12 +5,12 @@
 // known at the end (requests, process names) and closes the JSON.
 #pragma once
 
-#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "core/error.h"
+#include "core/output_file.h"
 #include "core/process_table.h"
 #include "core/tracers/aggregator.h"
 #include "core/tracers/network_aggregator.h"
@@ -19,22 +19,22 @@ namespace otlp::ebpf {
 
 class TraceJsonWriter : public Aggregator {
  public:
-  // Creates/truncates `path`. The writer owns the file until finish() or destruction.
-  static Result<std::unique_ptr<TraceJsonWriter>> open(const std::string& path);
-  ~TraceJsonWriter() override;
+  // Creates `path` through OutputFile (see core/output_file.h: the file appears at its path
+  // only when finish() succeeds). The writer owns the file until finish() or destruction.
+  static Result<std::unique_ptr<TraceJsonWriter>> open(const std::string& path,
+                                                       const OutputFileOptions& options);
 
   void consume(std::span<const EbpfEvent> events, const InternTable& interned) override;
   // Appends requests and process metadata, closes the JSON, flushes and closes the file.
   Result<void> finish(const NetworkAggregator* network, const ProcessTable& processes);
 
  private:
-  TraceJsonWriter(FILE* file, std::string path) : file_(file), path_(std::move(path)) {}
+  explicit TraceJsonWriter(OutputFile file) : file_(std::move(file)) {}
   void begin_event();
   Result<void> flush_buffer();
   std::string micros(uint64_t ns) const;  // relative to the first event, "123.456"
 
-  FILE* file_;
-  std::string path_;
+  OutputFile file_;
   std::string buffer_;
   bool first_event_ = true;
   bool have_base_ = false;

@@ -246,7 +246,7 @@ TEST(TapeWriter, FileIsMode0600AndExistingFilesAreNotOverwritten) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   auto again = TapeWriter::create(path, test_metadata(), interns);
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().kind(), ErrorKind::Io);
+  EXPECT_EQ(again.error().kind(), ErrorKind::ConfigError);
   EXPECT_THAT(again.error().message(), HasSubstr("already exists"));
   ::chmod(path.c_str(), 0644);
   WriterOptions overwrite;
