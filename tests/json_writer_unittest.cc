@@ -85,14 +85,14 @@ TEST(TerminalSafeTest, EscapesWhatATerminalWouldActOn) {
       {std::string("nul\0x", 5), R"(nul\x00x)"},
       {"del\x7f", R"(del\x7f)"},
       {"back\\slash", R"(back\\slash)"},
-      {"\\x1b", R"(\\x1b)"},                            // literal text stays distinguishable
-      {"csi\xc2\x9b" "2J", R"(csi\xc2\x9b2J)"},          // C1 CSI as a code point
-      {"nel\xc2\x85", R"(nel\xc2\x85)"},                 // C1 NEL
-      {"bad\xff\xc3", R"(bad\xff\xc3)"},                 // not UTF-8, cut sequence
-      {"\xe0\x80\xaf", R"(\xe0\x80\xaf)"},               // overlong
+      {"\\x1b", R"(\\x1b)"},  // literal text stays distinguishable
+      {std::string("csi\xc2\x9b") + "2J", R"(csi\xc2\x9b2J)"},  // C1 CSI as a code point
+      {"nel\xc2\x85", R"(nel\xc2\x85)"},    // C1 NEL
+      {"bad\xff\xc3", R"(bad\xff\xc3)"},    // not UTF-8, cut sequence
+      {"\xe0\x80\xaf", R"(\xe0\x80\xaf)"},  // overlong
       {"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80"},
-      {"\xc2\xa0nbsp", "\xc2\xa0nbsp"},                  // U+00A0: first printable after C1
-      {"txt\xe2\x80\xaegpj.exe", R"(txt\u202egpj.exe)"}, // right-to-left override
+      {"\xc2\xa0nbsp", "\xc2\xa0nbsp"},                   // U+00A0: first printable after C1
+      {"txt\xe2\x80\xaegpj.exe", R"(txt\u202egpj.exe)"},  // right-to-left override
       {"line\xe2\x80\xa8sep", R"(line\u2028sep)"},
   };
   for (const auto& c : cases) {
