@@ -66,9 +66,13 @@ int finish_stdout(const StdoutWrites* state, std::string_view command, int statu
   if (flushed && !std::ferror(stdout)) return status;
   int error = state != nullptr && state->error != 0 ? state->error : flushed ? EIO : flush_errno;
   if (error == EPIPE) {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
     signal(SIGPIPE, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
     raise(SIGPIPE);
-    return kExitFailure;  // not reached unless SIGPIPE is blocked
+    return kExitFailure;  // not reached
   }
   std::fprintf(stderr, "%.*s: writing to standard output: %s\n", static_cast<int>(command.size()),
                command.data(), std::strerror(error));
