@@ -110,6 +110,21 @@ class HostileTapeTest : public ::testing::Test {
     }
     b.events.push_back(EbpfEvent::memory_event(EbpfEventType::MemoryAlloc, ts += 1000, kPid, kPid,
                                                0, {0x5555000, 64, 0, stack, MemoryOp::Malloc, {}}));
+    // An HTTP exchange whose path holds a C1 CSI (the parser refuses C0 bytes, not these).
+    auto net = [&](EbpfEventType type, NetDirection direction, std::string_view payload) {
+      NetworkData n{};
+      n.socket_id = 0xffff0001;
+      n.protocol = NetProtocol::Tcp;
+      n.direction = direction;
+      n.bytes = static_cast<uint32_t>(payload.size());
+      if (!payload.empty()) n.payload = interns_.intern_string(payload);
+      return EbpfEvent::network_event(type, ts += 1000, kPid, kPid, 0, n);
+    };
+    b.events.push_back(net(EbpfEventType::TcpConnect, NetDirection::None, ""));
+    b.events.push_back(net(EbpfEventType::NetworkPayload, NetDirection::Send,
+                           std::string("GET /a\xc2\x9b") + "2J HTTP/1.1\r\n"));
+    b.events.push_back(
+        net(EbpfEventType::NetworkPayload, NetDirection::Receive, "HTTP/1.1 200 OK\r\n"));
     ASSERT_TRUE((*w)->append(b));
     ASSERT_TRUE((*w)->close());
   }
@@ -144,16 +159,17 @@ TEST_F(HostileTapeTest, CatEscapesCommAndFileNames) {
   expect_terminal_safe(r.out, "cat");
   EXPECT_THAT(r.out, HasSubstr(kEvilCommEscaped));
   EXPECT_THAT(r.out, HasSubstr(R"(file=/tmp/\x1b[2J\nforged: exec line)"));
-  EXPECT_EQ(lines_of(r.out).size(), 12u);  // one line per event, none forged
+  EXPECT_EQ(lines_of(r.out).size(), 15u);  // one line per event, none forged
 }
 
-TEST_F(HostileTapeTest, ReportEscapesHostCommAndSymbolNames) {
+TEST_F(HostileTapeTest, ReportEscapesHostCommSymbolNamesAndHttpPaths) {
   auto r = bpftape({"replay", "--no-progress", path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_terminal_safe(r.out, "replay");
   EXPECT_THAT(r.out, HasSubstr(R"(host host\x1b]0;PWN\x07, kernel 6.1\nforged: kernel line)"));
   EXPECT_THAT(r.out, HasSubstr(R"(main\x1b[2J;fake 999\nforged;frame 7)"));  // cpu top functions
   EXPECT_THAT(r.out, HasSubstr(kEvilCommEscaped + " (4242)"));               // outstanding memory
+  EXPECT_THAT(r.out, HasSubstr(R"(GET     /a\xc2\x9b2J)"));                   // http routes
   for (const auto& line : lines_of(r.out)) EXPECT_THAT(line, Not(::testing::StartsWith("forged")));
 }
 
