@@ -66,6 +66,12 @@ std::vector<std::string> lines_of(const std::string& text) {
   return lines;
 }
 
+// `text` shows each of `parts` (escaped names), and no line starts with text a name forged.
+void expect_shown_on_their_lines(const std::string& text, const std::vector<std::string>& parts) {
+  for (const auto& part : parts) EXPECT_THAT(text, HasSubstr(part));
+  for (const auto& line : lines_of(text)) EXPECT_THAT(line, Not(::testing::StartsWith("forged")));
+}
+
 class HostileTapeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -138,13 +144,9 @@ TEST_F(HostileTapeTest, InfoEscapesEveryNameFromTheTape) {
   auto r = bpftape({"info", path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_terminal_safe(r.out, "info");
-  EXPECT_THAT(r.out, HasSubstr(kEvilCommEscaped));
-  EXPECT_THAT(r.out, HasSubstr(R"(host\x1b]0;PWN\x07)"));
-  EXPECT_THAT(r.out, HasSubstr(R"(6.1\nforged: kernel line)"));
-  EXPECT_THAT(r.out, HasSubstr(R"(boot\x9b2J)"));
-  EXPECT_THAT(r.out, HasSubstr(R"(rec\xc2\x9b2J)"));
-  EXPECT_THAT(r.out, HasSubstr(R"(evil\x1b[31m arg\nforged: process line)"));
-  for (const auto& line : lines_of(r.out)) EXPECT_THAT(line, Not(::testing::StartsWith("forged")));
+  expect_shown_on_their_lines(r.out, {kEvilCommEscaped, R"(host\x1b]0;PWN\x07)",
+                                      R"(6.1\nforged: kernel line)", R"(boot\x9b2J)",
+                                      R"(rec\xc2\x9b2J)", R"(evil\x1b[31m arg\nforged: process line)"});
 }
 
 TEST_F(HostileTapeTest, InfoJsonKeepsTheStringsAndEscapesThemForJson) {
@@ -157,8 +159,8 @@ TEST_F(HostileTapeTest, CatEscapesCommAndFileNames) {
   auto r = bpftape({"cat", path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_terminal_safe(r.out, "cat");
-  EXPECT_THAT(r.out, HasSubstr(kEvilCommEscaped));
-  EXPECT_THAT(r.out, HasSubstr(R"(file=/tmp/\x1b[2J\nforged: exec line)"));
+  expect_shown_on_their_lines(r.out,
+                              {kEvilCommEscaped, R"(file=/tmp/\x1b[2J\nforged: exec line)"});
   EXPECT_EQ(lines_of(r.out).size(), 15u);  // one line per event, none forged
 }
 
@@ -166,11 +168,11 @@ TEST_F(HostileTapeTest, ReportEscapesHostCommSymbolNamesAndHttpPaths) {
   auto r = bpftape({"replay", "--no-progress", path_});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_terminal_safe(r.out, "replay");
-  EXPECT_THAT(r.out, HasSubstr(R"(host host\x1b]0;PWN\x07, kernel 6.1\nforged: kernel line)"));
-  EXPECT_THAT(r.out, HasSubstr(R"(main\x1b[2J;fake 999\nforged;frame 7)"));  // cpu top functions
-  EXPECT_THAT(r.out, HasSubstr(kEvilCommEscaped + " (4242)"));               // outstanding memory
-  EXPECT_THAT(r.out, HasSubstr(R"(GET     /a\xc2\x9b2J)"));                   // http routes
-  for (const auto& line : lines_of(r.out)) EXPECT_THAT(line, Not(::testing::StartsWith("forged")));
+  expect_shown_on_their_lines(
+      r.out, {R"(host host\x1b]0;PWN\x07, kernel 6.1\nforged: kernel line)",
+              R"(main\x1b[2J;fake 999\nforged;frame 7)",  // cpu: top functions
+              kEvilCommEscaped + " (4242)",               // memory: outstanding by stack
+              R"(GET     /a\xc2\x9b2J)"});                // network: http routes
 }
 
 TEST_F(HostileTapeTest, FoldedLinesKeepTheirFramesAndCounts) {
