@@ -1,31 +1,23 @@
 // `bpftape cat FILE`: one event per line, for people or (--json) for jq, with filters on type,
 // pid, comm and time. Loss records are printed too (nothing is lost silently) unless a type,
 // pid or comm filter is given. Works on truncated tapes.
-#include <charconv>
 #include <cstdio>
-#include <set>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/event_selection.h"
 #include "core/json_writer.h"
 #include "core/tape/reader.h"
+#include "core/utf8.h"
 
 namespace bpftape::cli {
 namespace {
 
 using namespace otlp::ebpf;
 using tape::TapeReader;
-
-struct Filters {
-  std::set<EbpfEventType> types;
-  std::set<uint32_t> pids;
-  std::set<std::string> comms;
-  std::optional<uint64_t> since, until;  // offsets from the first event
-  bool selects_events_only() const { return !types.empty() || !pids.empty() || !comms.empty(); }
-};
 
 class Printer {
  public:
@@ -111,10 +103,13 @@ class Printer {
       *out += '\n';
       return;
     }
+    // Names from the tape go through terminal_safe: a comm like ESC "]0;x" BEL must not reach
+    // the reader's terminal as a control sequence, nor a newline forge a line.
     auto comm = comm_of(e.pid);
-    *out += fmt::format("{}.{:09} [{:03}] {:>7}/{:<7} {:<15} {:<14}", e.timestamp_ns / 1'000'000'000,
-                        e.timestamp_ns % 1'000'000'000, e.cpu, e.pid, e.tid,
-                        comm.empty() ? std::string_view("?") : comm, event_type_name(e.event_type));
+    *out += fmt::format("{}.{:09} [{:03}] {:>7}/{:<7} {:<15} {:<14}",
+                        e.timestamp_ns / 1'000'000'000, e.timestamp_ns % 1'000'000'000, e.cpu,
+                        e.pid, e.tid, comm.empty() ? std::string("?") : terminal_safe(comm),
+                        event_type_name(e.event_type));
     switch (payload_kind(e.event_type)) {
       case PayloadKind::CpuSample:
         *out += fmt::format(" user_stack={} frames kernel_stack={} frames",
@@ -138,8 +133,9 @@ class Printer {
       case PayloadKind::Process:
         *out += fmt::format(" parent={} child={} exit_code={} comm={} file={}",
                             e.payload.process.parent_pid, e.payload.process.child_pid,
-                            e.payload.process.exit_code, interns.string(e.payload.process.comm),
-                            interns.string(e.payload.process.filename));
+                            e.payload.process.exit_code,
+                            terminal_safe(interns.string(e.payload.process.comm)),
+                            terminal_safe(interns.string(e.payload.process.filename)));
         break;
       case PayloadKind::Network: {
         const auto& n = e.payload.network;
@@ -184,58 +180,24 @@ int run_cat(const Args& args) {
                    "as LOST lines\nunless a --type, --pid or --comm filter is given. Times for "
                    "--since/--until are offsets from\nthe first event: 1.5 (seconds), 250ms, "
                    "10us, 42ns.");
-  parser.flag("json", 0, "one JSON object per line")
-      .option("type", 't', "TYPE", "only events of this type (Syscall or syscall; repeatable, "
-                                   "or comma-separated)")
-      .option("pid", 'p', "PID", "only events of this process (repeatable)")
-      .option("comm", 'c', "COMM", "only events of processes with this command name (repeatable)")
-      .option("since", 0, "TIME", "skip events before this offset from the first event")
-      .option("until", 0, "TIME", "stop after this offset from the first event")
-      .positionals(1, "FILE: the .bpftape file")
-      .epilog("exit status: 0 when the tape was read (a truncated tape prints a warning), 1 when "
-              "it is unreadable or damaged, 2 on bad usage");
-  auto parsed = parser.parse(args);
+  parser.flag("json", 0, "one JSON object per line");
+  EventSelection::add_options(parser);
+  parser.positionals(1, "FILE: the .bpftape file")
+      .epilog(
+          "exit status: 0 when the tape was read (a truncated tape prints a warning), 1 when "
+          "it is unreadable or damaged or stdout could not be written, 2 on bad usage");
+  auto parsed = parse_or_exit(parser, args);
+  if (!parsed) return parsed.error();
   auto usage = [](const std::string& msg) {
     std::fprintf(stderr, "bpftape cat: %s (see 'bpftape cat --help')\n", msg.c_str());
     return kExitUsage;
   };
-  if (!parsed) {
-    std::fprintf(stderr, "%s\n", parsed.error().message().c_str());
-    return kExitUsage;
-  }
-  if (parsed->help_requested()) {
-    std::fputs(parser.help_text().c_str(), stdout);
-    return kExitOk;
-  }
   if (parsed->positionals().size() != 1) return usage("expected one FILE");
-  Filters f;
-  for (const auto& spec : parsed->all("type")) {
-    std::string_view rest = spec;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto name = rest.substr(0, comma);
-      auto type = parse_event_type(name);
-      if (!type) return usage(fmt::format("unknown event type '{}'", name));
-      f.types.insert(*type);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-  }
-  for (const auto& spec : parsed->all("pid")) {
-    uint32_t pid = 0;
-    auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), pid);
-    if (ec != std::errc() || end != spec.data() + spec.size()) {
-      return usage(fmt::format("--pid '{}' is not a process id", spec));
-    }
-    f.pids.insert(pid);
-  }
-  for (const auto& c : parsed->all("comm")) f.comms.insert(c);
-  for (const char* name : {"since", "until"}) {
-    if (auto v = parsed->get(name)) {
-      auto offset = parse_duration_ns(name, *v);  // an offset from the tape's first event
-      if (!offset) return usage(offset.error().message());
-      (std::string_view(name) == "since" ? f.since : f.until) = *offset;
-    }
-  }
+  auto selection = EventSelection::from(*parsed);
+  if (!selection) return usage(selection.error().message());
+  const EventSelection& f = *selection;
+  // Loss records have no process: a type, pid or comm filter selects events only.
+  const bool events_only = !f.types.empty() || !f.pids.empty() || !f.comms.empty();
 
   const std::string& path = parsed->positionals()[0];
   tape::ReaderOptions options;
@@ -253,8 +215,8 @@ int run_cat(const Args& args) {
     for (const auto& e : reader.index()->frames) {
       if (e.event_count > 0) base = std::min(base.value_or(UINT64_MAX), e.first_timestamp_ns);
     }
-    if (base && f.since) {
-      if (auto r = reader.seek(*base + *f.since); !r) {
+    if (base && f.since_ns) {
+      if (auto r = reader.seek(*base + *f.since_ns); !r) {
         std::fprintf(stderr, "bpftape cat: %s: %s\n", path.c_str(), r.error().to_string().c_str());
         return kExitFailure;
       }
@@ -279,15 +241,15 @@ int run_cat(const Args& args) {
     }
     auto in_window = [&](uint64_t ts) {
       if (!base) return true;
-      if (f.since && ts < *base + *f.since) return false;
-      if (f.until && ts > *base + *f.until) return false;
+      if (f.since_ns && ts < *base + *f.since_ns) return false;
+      if (f.until_ns && ts > *base + *f.until_ns) return false;
       return true;
     };
     for (const auto& e : batch.events) {
       printer.observe(e);
       if (!in_window(e.timestamp_ns)) {
         // Events are in time order per CPU, not globally: stop only well past --until.
-        if (f.until && e.timestamp_ns > *base + *f.until + 1'000'000'000) stop = true;
+        if (f.until_ns && e.timestamp_ns > *base + *f.until_ns + 1'000'000'000) stop = true;
         continue;
       }
       if (!f.types.empty() && !f.types.contains(e.event_type)) continue;
@@ -295,12 +257,16 @@ int run_cat(const Args& args) {
       if (!f.comms.empty() && !f.comms.contains(std::string(printer.comm_of(e.pid)))) continue;
       printer.event(e, &out);
     }
-    if (!f.selects_events_only()) {
+    if (!events_only) {
       for (const auto& l : batch.losses) {
         if (in_window(l.timestamp_ns)) printer.loss(l, &out);
       }
     }
-    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size()) break;  // e.g. | head
+    // A failed write (a full disk; a closed pipe when SIGPIPE is ignored) ends the run here, not
+    // after formatting the rest of the tape; main() reports it and sets the exit status.
+    if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::ferror(stdout)) {
+      break;
+    }
     out.clear();
   }
   std::fflush(stdout);

@@ -12,37 +12,67 @@ namespace bpftape::cli {
 using namespace otlp::ebpf;
 
 void EventSelection::add_options(ArgParser& parser) {
-  parser.option("type", 0, "T", "only events of these types (repeatable, comma-separated): "
-                                "syscall, cpu_sample, memory_alloc, tcp_connect, ...")
-      .option("pid", 0, "PID", "only events of this process (repeatable)")
-      .option("comm", 0, "NAME", "only events of processes with this name (repeatable)")
-      .option("since", 0, "T", "skip events before this offset from the first event (1.5, 250ms, 2m)")
+  parser
+      .option("type", 't', "T",
+              "only events of these types (repeatable, comma-separated): "
+              "syscall, cpu_sample, memory_alloc, tcp_connect, ...")
+      .option("pid", 'p', "PID", "only events of this process (repeatable)")
+      .option("comm", 'c', "NAME", "only events of processes with this name (repeatable)")
+      .option("since", 0, "T",
+              "skip events before this offset from the first event (1.5, 250ms, 2m)")
       .option("until", 0, "T", "skip events after this offset from the first event");
 }
 
+namespace {
+
+constexpr size_t kMaxCommBytes = 15;  // TASK_COMM_LEN - 1: what the kernel keeps of a name
+
+}  // namespace
+
+// Every value must select something that can exist: an empty --type or --comm would select
+// nothing (or, for a type list, silently less) and turn a typo into "0 events", exit 0.
 Result<EventSelection> EventSelection::from(const ParsedArgs& args) {
   EventSelection s;
   for (const auto& spec : args.all("type")) {
+    if (spec.empty()) {
+      return make_error(ErrorKind::ConfigError,
+                        "--type: empty value; give event types such as syscall or "
+                        "cpu_sample,memory_alloc");
+    }
     std::string_view rest = spec;
-    while (!rest.empty()) {
+    for (;;) {
       auto comma = rest.find(',');
       std::string_view name = rest.substr(0, comma);
+      if (name.empty()) {
+        return make_error(ErrorKind::ConfigError,
+                          fmt::format("--type: '{}' has an empty type between commas", spec));
+      }
       auto type = parse_event_type(name);
       if (!type) {
         return make_error(ErrorKind::ConfigError,
-                          fmt::format("--type: unknown event type '{}' (e.g. syscall, cpu_sample, "
-                                      "memory_alloc, memory_free, tcp_connect, process_exec)",
+                          fmt::format("--type: unknown event type '{}' (e.g. syscall, "
+                                      "cpu_sample, memory_alloc, memory_free, tcp_connect, "
+                                      "process_exec)",
                                       name));
       }
       s.types.insert(*type);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (comma == std::string_view::npos) break;
+      rest = rest.substr(comma + 1);
     }
   }
   for (const auto& spec : args.all("pid")) {
     BPFTAPE_ASSIGN_OR_RETURN(uint64_t pid, parse_uint("pid", spec, 0, UINT32_MAX));
     s.pids.insert(static_cast<uint32_t>(pid));
   }
-  for (const auto& c : args.all("comm")) s.comms.insert(c);
+  for (const auto& c : args.all("comm")) {
+    if (c.empty() || c.size() > kMaxCommBytes) {
+      return make_error(ErrorKind::ConfigError,
+                        fmt::format("--comm: '{}' is not a process name; a name (comm) has "
+                                    "1 to {} bytes",
+                                    c, kMaxCommBytes));
+    }
+    s.comms.insert(c);
+  }
   if (auto v = args.get("since")) {
     BPFTAPE_ASSIGN_OR_RETURN(s.since_ns, parse_duration_ns("since", *v));
   }

@@ -14,6 +14,7 @@
 #include "core/json_writer.h"
 #include "core/report/report.h"
 #include "core/tape/reader.h"
+#include "core/utf8.h"
 
 namespace bpftape::cli {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 using otlp::ebpf::EbpfEventType;
 using otlp::ebpf::JsonWriter;
 using otlp::ebpf::kEventTypeCount;
+using otlp::ebpf::terminal_safe;
 using otlp::ebpf::tape::TapeReader;
 
 struct Summary {
@@ -109,8 +111,8 @@ std::string bpf_stats_text(const otlp::ebpf::tape::BpfStatsSnapshot* stats, uint
                             "were sampled)"
                           : "kernel BPF stats, counted throughout");
   for (const auto& p : stats->programs) {
-    out += fmt::format("  {:<24} {:>12} runs  {:>10}  {:>6.0f} ns/run", p.name, p.run_count,
-                       otlp::ebpf::format_duration_ns(p.run_time_ns),
+    out += fmt::format("  {:<24} {:>12} runs  {:>10}  {:>6.0f} ns/run", terminal_safe(p.name),
+                       p.run_count, otlp::ebpf::format_duration_ns(p.run_time_ns),
                        share(p.run_time_ns, p.run_count));
     if (stats->sampled) {
       out += fmt::format("  ({:.1f}% of runs counted)", 100.0 * share(p.measured_run_count, p.run_count));
@@ -121,21 +123,35 @@ std::string bpf_stats_text(const otlp::ebpf::tape::BpfStatsSnapshot* stats, uint
   return out;
 }
 
+// Arguments joined by spaces, each made safe for a terminal.
+std::string safe_join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    otlp::ebpf::append_terminal_safe(&out, w);
+  }
+  return out;
+}
+
+// Every string from the tape (and the file name) goes through terminal_safe: a tape is data
+// from another machine, and its names must not drive the reader's terminal.
 void render_text(const std::string& path, TapeReader& r, const Summary& s) {
   const auto& m = r.metadata();
   const auto& st = r.stats();
   std::string out;
-  out += fmt::format("file:         {} ({} bytes, format {}.{}, {})\n", path, r.file_size(),
-                     m.format_major, m.format_minor,
+  out += fmt::format("file:         {} ({} bytes, format {}.{}, {})\n", terminal_safe(path),
+                     r.file_size(), m.format_major, m.format_minor,
                      r.complete() ? "complete" : "INCOMPLETE: no index, recovered by scanning");
   out += fmt::format("recorded on:  {} (kernel {}, {} CPUs, page size {}), boot id {}\n",
-                     m.hostname, m.kernel_release, m.cpu_count, m.page_size, m.boot_id);
-  out += fmt::format("recorded by:  bpftape {}{}\n", m.tool_version,
-                     m.recording_id.empty() ? "" : ", recording " + m.recording_id);
-  if (!m.command.empty()) out += fmt::format("command:      {}\n", fmt::join(m.command, " "));
+                     terminal_safe(m.hostname), terminal_safe(m.kernel_release), m.cpu_count,
+                     m.page_size, terminal_safe(m.boot_id));
+  out += fmt::format("recorded by:  bpftape {}{}\n", terminal_safe(m.tool_version),
+                     m.recording_id.empty() ? "" : ", recording " + terminal_safe(m.recording_id));
+  if (!m.command.empty()) out += fmt::format("command:      {}\n", safe_join(m.command));
   out += fmt::format("config:       {}\n", config_text(m.config));
   for (const auto& p : m.probes) {
-    out += fmt::format("probe:        {} ({} {})\n", p.name, p.kind, p.target);
+    out += fmt::format("probe:        {} ({} {})\n", terminal_safe(p.name), terminal_safe(p.kind),
+                       terminal_safe(p.target));
   }
   if (s.events > 0) {
     double secs = static_cast<double>(s.last_ns - s.first_ns) / 1e9;
@@ -166,8 +182,8 @@ void render_text(const std::string& path, TapeReader& r, const Summary& s) {
                          r.processes().size() - 20);
       break;
     }
-    out += fmt::format("  {:>7} ppid {:>7} {:<16} {}\n", pid, p.ppid, p.comm,
-                       p.cmdline.empty() ? p.exe : fmt::format("{}", fmt::join(p.cmdline, " ")));
+    out += fmt::format("  {:>7} ppid {:>7} {:<16} {}\n", pid, p.ppid, terminal_safe(p.comm),
+                       p.cmdline.empty() ? terminal_safe(p.exe) : safe_join(p.cmdline));
   }
   if (!r.mappings().empty() || !r.symbols().empty()) {
     out += fmt::format("symbols:      {} mappings, {} symbols\n", r.mappings().size(),

@@ -5,14 +5,20 @@
 
 #include <fmt/format.h>
 
+#include "core/utf8.h"
+
 namespace otlp::ebpf {
 namespace {
 
-// ';' separates frames and the last ' ' separates the count: neither may appear in a name.
-std::string clean(std::string name) {
-  std::replace(name.begin(), name.end(), ';', ':');
-  std::replace(name.begin(), name.end(), ' ', '_');
-  return name;
+// A frame name is one field of a line "frame;frame;... count": terminal_safe turns newlines,
+// tabs and every other control character into visible escapes (so a name can neither start a
+// line nor hide in one), then ';' (the frame separator) becomes ':' and ' ' (before the count)
+// becomes '_', so a name cannot add frames or forge a count.
+std::string clean(std::string_view name) {
+  std::string text = terminal_safe(name);
+  std::replace(text.begin(), text.end(), ';', ':');
+  std::replace(text.begin(), text.end(), ' ', '_');
+  return text;
 }
 
 }  // namespace

@@ -1,5 +1,8 @@
 // Folded stacks (Brendan Gregg's flamegraph input): "comm;outer;...;inner count" per line,
-// user frames then kernel frames, lines sorted so the file is deterministic.
+// user frames then kernel frames, lines sorted so the file is deterministic. Names come from
+// tapes and may hold any bytes: each is printed through terminal_safe (control characters and
+// invalid UTF-8 as \xNN, newline as \n, tab as \t, backslash as \\), with ';' replaced by ':'
+// and ' ' by '_', so every line has exactly the frames it should and ends in its own count.
 #pragma once
 
 #include <string>

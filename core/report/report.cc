@@ -7,6 +7,7 @@
 
 #include "core/json_writer.h"
 #include "core/tracers/syscall_names.h"
+#include "core/utf8.h"
 
 namespace otlp::ebpf {
 namespace {
@@ -154,12 +155,17 @@ std::string describe_stack(const InternTable& interned, const Symbolizer& symbol
   return out;
 }
 
+// Every string the text report takes from its inputs (names from a tape or a live host, the
+// tape's file name, warnings) goes through terminal_safe (`safe` below); the JSON report
+// escapes for JSON instead and keeps the strings as they are.
 std::string render_report_text(const ReportInputs& in) {
   Rows rows = compute_rows(in);
   const auto& p = in.pipeline;
-  std::string out = fmt::format("bpftape report: {}", in.recording.source);
+  auto safe = [](std::string_view text) { return terminal_safe(text); };
+  std::string out = fmt::format("bpftape report: {}", safe(in.recording.source));
   if (!in.recording.hostname.empty()) {
-    out += fmt::format(" (host {}, kernel {})", in.recording.hostname, in.recording.kernel_release);
+    out += fmt::format(" (host {}, kernel {})", safe(in.recording.hostname),
+                       safe(in.recording.kernel_release));
   }
   out += "\n";
   out += fmt::format("events: {} delivered, {} filtered out, {} rejected; {} lost before user space "
@@ -178,8 +184,8 @@ std::string render_report_text(const ReportInputs& in) {
     out += fmt::format("  {:<20} {:>10} {:>8} {:>9} {:>9} {:>9}\n", "syscall", "calls", "errors",
                        "p50", "p99", "max");
     for (const auto& r : rows.syscalls) {
-      out += fmt::format("  {:<20} {:>10} {:>8} {:>9} {:>9} {:>9}\n", r.name, r.calls, r.errors,
-                         format_duration_ns(r.p50), format_duration_ns(r.p99),
+      out += fmt::format("  {:<20} {:>10} {:>8} {:>9} {:>9} {:>9}\n", safe(r.name), r.calls,
+                         r.errors, format_duration_ns(r.p50), format_duration_ns(r.p99),
                          format_duration_ns(r.max));
     }
   }
@@ -196,8 +202,8 @@ std::string render_report_text(const ReportInputs& in) {
       out += fmt::format("  {:<7} {:<28} {:>6} {:>8} {:>9} {:>9}\n", "method", "path", "status",
                          "count", "p50", "p99");
       for (const auto& r : rows.http) {
-        out += fmt::format("  {:<7} {:<28} {:>6} {:>8} {:>9} {:>9}\n", r.method, r.path, r.status,
-                           r.count, format_duration_ns(r.p50), format_duration_ns(r.p99));
+        out += fmt::format("  {:<7} {:<28} {:>6} {:>8} {:>9} {:>9}\n", safe(r.method), safe(r.path),
+                           r.status, r.count, format_duration_ns(r.p50), format_duration_ns(r.p99));
       }
     }
   }
@@ -211,7 +217,7 @@ std::string render_report_text(const ReportInputs& in) {
     if (!rows.leaks.empty()) out += "  outstanding by allocating stack:\n";
     for (const auto& r : rows.leaks) {
       out += fmt::format("  {:>10} in {:>6} blocks  {} ({}): {}\n", format_bytes(r.bytes), r.blocks,
-                         r.comm, r.pid, r.stack);
+                         safe(r.comm), r.pid, safe(r.stack));
     }
   }
   if (in.cpu && in.cpu->stats().samples) {
@@ -219,10 +225,11 @@ std::string render_report_text(const ReportInputs& in) {
     out += fmt::format("\ncpu: {} samples ({:.1f}% idle), {} distinct stacks; top functions (self):\n",
                        c.samples, percent(c.idle_samples, c.samples), c.distinct_stacks);
     for (const auto& r : rows.functions) {
-      out += fmt::format("  {:>5.1f}%  {:<40} {}\n", percent(r.samples, c.samples), r.function, r.comm);
+      out += fmt::format("  {:>5.1f}%  {:<40} {}\n", percent(r.samples, c.samples),
+                         safe(r.function), safe(r.comm));
     }
   }
-  for (const auto& w : in.warnings) out += "\nwarning: " + w + "\n";
+  for (const auto& w : in.warnings) out += "\nwarning: " + safe(w) + "\n";
   return out;
 }
 
