@@ -61,16 +61,32 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   uint64_t events_at_last_progress = 0;
   EventBatch batch;
 
+  // Set when the budget (--max-size) refused all or part of a batch: nothing more is written,
+  // and the live pipeline sees what the tape holds.
+  bool tape_full = false;
   // Writes what the batch needs first (process records, symbols), then the batch.
   auto consume = [&]() -> Result<void> {
+    if (tape_full) return {};
     if (writer) {
       auto updates = source.take_process_updates();
-      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
       NewSymbols symbols = source.take_symbols();
+      if (options.budget) {
+        const auto fit = options.budget->events_that_fit(writer->stats(), source.interned(), updates,
+                                                         symbols, batch, source.bpf_stats());
+        if (!fit || *fit < batch.events.size()) {
+          tape_full = true;
+          if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
+          if (!source.stopped()) source.stop();
+          if (!fit) return {};
+          batch.events.resize(*fit);  // sorted by time: the tape ends at a point in time
+        }
+      }
+      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
       if (!symbols.mappings.empty() || !symbols.symbols.empty()) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_symbols(symbols.mappings, symbols.symbols));
       }
       if (!batch.events.empty() || !batch.losses.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
+      if (options.budget) options.budget->appended(batch.events.size() + batch.losses.size());
     }
     if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, source.interned()));
     return {};
@@ -84,16 +100,17 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       if (source.stopped()) continue;  // draining what is left
 
       // Under load next() returns every few tens of µs: the checks below (a waitpid, the
-      // tape's size, progress) run every kCheckInterval, not per batch.
+      // flush timer, progress) run every kCheckInterval, not per batch.
       const auto now = Clock::now();
       if (now - last_check < kCheckInterval) continue;
       last_check = now;
       const uint64_t elapsed = ns_since(start);
-      if (writer && now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
+      if (writer && !tape_full && now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->flush());
+        if (options.budget) options.budget->flushed();
         last_flush = now;
       }
-      if (writer && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
+      if (writer && !tape_full && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
         last_stats = now;
       }
@@ -114,8 +131,6 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       std::string reason;
       if (options.duration_ns && elapsed >= *options.duration_ns) {
         reason = "duration reached";
-      } else if (options.max_bytes && writer && writer->stats().bytes_written >= *options.max_bytes) {
-        reason = "max size reached";
       } else if (options.stop_requested) {
         reason = options.stop_requested();
       }
