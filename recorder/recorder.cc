@@ -64,29 +64,69 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   // Set when the budget (--max-size) refused all or part of a batch: nothing more is written,
   // and the live pipeline sees what the tape holds.
   bool tape_full = false;
+  auto fill_tape = [&]() {
+    tape_full = true;
+    if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
+    if (!source.stopped()) source.stop();
+  };
+  // With a budget: how many of `events` fit after the rest; when not all, the writer is flushed
+  // first (its size is then exact) and the budget asked again.
+  auto fitting = [&](std::span<const tape::ProcessInfo> processes, const NewSymbols& symbols,
+                     size_t losses, size_t events) -> Result<std::optional<size_t>> {
+    auto ask = [&] {
+      return options.budget->events_that_fit(writer->stats(), source.interned(), processes,
+                                             symbols, losses, events, source.bpf_stats());
+    };
+    std::optional<size_t> fit = ask();
+    if ((!fit || *fit < events) && options.budget->flush_helps()) {
+      BPFTAPE_RETURN_IF_ERROR(writer->flush());
+      options.budget->flushed();
+      fit = ask();
+    }
+    return fit;
+  };
   // Writes what the batch needs first (process records, symbols), then the batch.
   auto consume = [&]() -> Result<void> {
     if (tape_full) return {};
     if (writer) {
       auto updates = source.take_process_updates();
       NewSymbols symbols = source.take_symbols();
+      std::optional<size_t> fit = batch.events.size();
       if (options.budget) {
-        const auto fit = options.budget->events_that_fit(writer->stats(), source.interned(), updates,
-                                                         symbols, batch, source.bpf_stats());
-        if (!fit || *fit < batch.events.size()) {
-          tape_full = true;
-          if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
-          if (!source.stopped()) source.stop();
-          if (!fit) return {};
-          batch.events.resize(*fit);  // sorted by time: the tape ends at a point in time
+        BPFTAPE_ASSIGN_OR_RETURN(fit, fitting(updates, symbols, batch.losses.size(), batch.events.size()));
+        if (!fit) {
+          fill_tape();
+          return {};
         }
       }
       if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
       if (!symbols.mappings.empty() || !symbols.symbols.empty()) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_symbols(symbols.mappings, symbols.symbols));
       }
-      if (!batch.events.empty() || !batch.losses.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
-      if (options.budget) options.budget->appended(batch.events.size() + batch.losses.size());
+      if (*fit == batch.events.size()) {
+        if (!batch.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
+        if (options.budget) options.budget->appended(batch.events.size() + batch.losses.size());
+      } else {
+        // Near the budget: what fits, flush, ask again, until not one more event fits. Events
+        // are sorted by time: the tape ends at a point in time.
+        EventBatch part;
+        part.losses = batch.losses;
+        size_t done = 0;
+        while (*fit > 0 || !part.losses.empty()) {
+          part.events.assign(batch.events.begin() + done, batch.events.begin() + done + *fit);
+          BPFTAPE_RETURN_IF_ERROR(writer->append(part));
+          options.budget->appended(part.events.size() + part.losses.size());
+          done += *fit;
+          part.losses.clear();
+          if (done == batch.events.size()) break;
+          BPFTAPE_ASSIGN_OR_RETURN(fit, fitting({}, {}, 0, batch.events.size() - done));
+          if (!fit) break;
+        }
+        if (done < batch.events.size()) {
+          batch.events.resize(done);
+          fill_tape();
+        }
+      }
     }
     if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, source.interned()));
     return {};
