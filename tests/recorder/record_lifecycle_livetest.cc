@@ -20,6 +20,7 @@
 #include "core/tape/reader.h"
 #include "recorder/command_cgroup.h"
 #include "tests/kernel/live_test_util.h"
+#include "tests/recorder/record_test_util.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
 
@@ -30,18 +31,9 @@ using namespace otlp::ebpf;
 using ::testing::HasSubstr;
 using otlp::ebpf::testing::TempDir;
 
-const std::string kBpftape = BPFTAPE_BINARY;
-const std::string kWorkload = BPFTAPE_WORKLOAD;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout, then stderr
-};
-
-RunResult run(const std::string& command) {
-  auto r = otlp::ebpf::testing::run_command({"/bin/sh", "-c", command});
-  return {r.exit_code, r.out + r.err};
-}
+using bpftape::record::testing::kBpftape;
+using bpftape::record::testing::kWorkload;
+using bpftape::record::testing::run;
 
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
