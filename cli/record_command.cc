@@ -344,12 +344,15 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   std::string command_line;
   if (held && !held->exited()) {
     const record::HeldCommand::StopOutcome stopped = held->stop();
-    command_line = fmt::format(
-        "stopped (pid {}) when the recording ended: SIGTERM to {} process{}{}; {}", held->pid(),
-        stopped.terminated, stopped.terminated == 1 ? "" : "es",
-        stopped.killed ? ", SIGKILL after 2 s" : "", record::describe_wait_status(held->wait_status()));
+    command_line = fmt::format("stopped (pid {}) when the recording ended: "
+                               "SIGTERM to {} process{}{}",
+                               held->pid(), stopped.terminated,
+                               stopped.terminated == 1 ? "" : "es",
+                               stopped.killed ? ", SIGKILL after 2 s" : "");
+    command_line += "; " + record::describe_wait_status(held->wait_status());
   } else if (held) {
-    command_line = fmt::format("pid {} {}", held->pid(), record::describe_wait_status(held->wait_status()));
+    command_line =
+        fmt::format("pid {} {}", held->pid(), record::describe_wait_status(held->wait_status()));
   }
 
   int status = kExitOk;

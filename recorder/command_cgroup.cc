@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -13,8 +14,6 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "core/unique_fd.h"
 #include "recorder/procfs.h"
@@ -100,8 +99,8 @@ Result<uint64_t> cgroup_id_of(const std::string& given) {
     }
     path = mount + (given.starts_with("/") ? "" : "/") + given;
   }
-  struct statfs fs{};
-  struct stat st{};
+  struct statfs fs {};
+  struct stat st {};
   if (statfs(path.c_str(), &fs) != 0 || stat(path.c_str(), &st) != 0) {
     return otlp::ebpf::errno_error(ErrorKind::ConfigError, "--cgroup " + path, errno);
   }

@@ -50,7 +50,8 @@ class CommandCgroup {
   size_t signal_all(int sig);
 
  private:
-  CommandCgroup(std::string parent, std::string path) : parent_(std::move(parent)), path_(std::move(path)) {}
+  CommandCgroup(std::string parent, std::string path)
+      : parent_(std::move(parent)), path_(std::move(path)) {}
   std::string parent_;
   std::string path_;
   uint64_t id_ = 0;

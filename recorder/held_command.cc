@@ -1,6 +1,7 @@
 #include "recorder/held_command.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,8 +10,6 @@
 
 #include <cerrno>
 #include <thread>
-
-#include <fmt/format.h>
 
 extern char** environ;
 
@@ -23,13 +22,14 @@ using otlp::ebpf::UniqueFd;
 namespace {
 
 otlp::ebpf::EbpfError cannot_run(const std::string& name, std::string_view why) {
-  return otlp::ebpf::EbpfError(ErrorKind::ConfigError, fmt::format("cannot run '{}': {}", name, why));
+  return otlp::ebpf::EbpfError(ErrorKind::ConfigError,
+                               fmt::format("cannot run '{}': {}", name, why));
 }
 
 // execve's verdict on `path` without running it: 0 when it would start, else the errno a
 // shell reports (ENOENT, EACCES, EISDIR, ENOTDIR, ...).
 int runnable(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) return errno;
   if (S_ISDIR(st.st_mode)) return EISDIR;
   if (!S_ISREG(st.st_mode) || access(path.c_str(), X_OK) != 0) return EACCES;
@@ -144,7 +144,8 @@ HeldCommand::~HeldCommand() {
 }
 
 Result<void> HeldCommand::start() {
-  if (started_ || pid_ <= 0) return otlp::ebpf::make_error(ErrorKind::ConfigError, "already started");
+  if (started_ || pid_ <= 0)
+    return otlp::ebpf::make_error(ErrorKind::ConfigError, "already started");
   started_ = true;
   const bool released = write(release_.get(), "x", 1) == 1;
   const int release_errno = errno;

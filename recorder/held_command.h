@@ -43,8 +43,8 @@ class HeldCommand {
   // Resolves argv[0] against $PATH (an error here: nothing was forked) and forks the child,
   // held. With `own_cgroup` the child is moved into a fresh CommandCgroup before it runs; when
   // that is not possible it runs without one and cgroup_warning() says why.
-  static otlp::ebpf::Result<std::unique_ptr<HeldCommand>> spawn(const std::vector<std::string>& argv,
-                                                                bool own_cgroup);
+  static otlp::ebpf::Result<std::unique_ptr<HeldCommand>> spawn(
+      const std::vector<std::string>& argv, bool own_cgroup);
   // Not started: the child exits without running anything. Started and still running: stop().
   // Either way the child is reaped, and the cgroup is removed (processes still in it after the
   // command's own exit are moved to the parent cgroup and keep running).
@@ -78,7 +78,7 @@ class HeldCommand {
   bool gone();
 
   pid_t pid_ = -1;
-  otlp::ebpf::UniqueFd release_;  // parent -> child: one byte lets it exec; EOF: it exits
+  otlp::ebpf::UniqueFd release_;      // parent -> child: one byte lets it exec; EOF: it exits
   otlp::ebpf::UniqueFd exec_status_;  // child -> parent: errno of a failed execve; EOF: exec'd
   std::unique_ptr<CommandCgroup> cgroup_;
   std::string cgroup_warning_;

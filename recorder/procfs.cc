@@ -64,7 +64,9 @@ uint64_t stat_field(std::string_view stat, int field) {
   return ec == std::errc() ? value : 0;
 }
 
-uint32_t ppid_from_stat(std::string_view stat) { return static_cast<uint32_t>(stat_field(stat, 4)); }
+uint32_t ppid_from_stat(std::string_view stat) {
+  return static_cast<uint32_t>(stat_field(stat, 4));
+}
 
 otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid, const std::string& proc_root) {
   const std::string dir = fmt::format("{}/{}", proc_root, pid);

@@ -74,8 +74,8 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   auto fitting = [&](std::span<const tape::ProcessInfo> processes, const NewSymbols& symbols,
                      size_t losses, size_t events) -> Result<std::optional<size_t>> {
     auto ask = [&] {
-      return options.budget->events_that_fit(writer->stats(), source.interned(), processes,
-                                             symbols, losses, events, source.bpf_stats());
+      return options.budget->events_that_fit(writer->stats(), source.interned(), processes, symbols,
+                                             losses, events, source.bpf_stats());
     };
     std::optional<size_t> fit = ask();
     if ((!fit || *fit < events) && options.budget->flush_helps()) {
@@ -93,7 +93,8 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       NewSymbols symbols = source.take_symbols();
       std::optional<size_t> fit = batch.events.size();
       if (options.budget) {
-        BPFTAPE_ASSIGN_OR_RETURN(fit, fitting(updates, symbols, batch.losses.size(), batch.events.size()));
+        BPFTAPE_ASSIGN_OR_RETURN(
+            fit, fitting(updates, symbols, batch.losses.size(), batch.events.size()));
         if (!fit) {
           fill_tape();
           return {};
@@ -145,12 +146,14 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       if (now - last_check < kCheckInterval) continue;
       last_check = now;
       const uint64_t elapsed = ns_since(start);
-      if (writer && !tape_full && now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
+      if (writer && !tape_full &&
+          now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->flush());
         if (options.budget) options.budget->flushed();
         last_flush = now;
       }
-      if (writer && !tape_full && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
+      if (writer && !tape_full &&
+          now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
         last_stats = now;
       }

@@ -15,9 +15,10 @@ namespace {
 // (header varints + payload varints), or 64 bytes verbatim plus its index; a loss record three
 // varints. Cap'n Proto entries: struct words, a pointer per field and text rounded up to words.
 constexpr uint64_t kEventBytes = 256;
-constexpr uint64_t kFrameSlack = 1024;  // a message's framing: segment table, root, ~40 list pointers and their padding
-constexpr uint64_t kIndexEntryBytes = 48;    // offset, type, first/last time, count
-constexpr uint64_t kProgramBytes = 96;       // a BPF program's stats, without its name
+constexpr uint64_t kFrameSlack =
+    1024;  // a message's framing: segment table, root, ~40 list pointers and their padding
+constexpr uint64_t kIndexEntryBytes = 48;  // offset, type, first/last time, count
+constexpr uint64_t kProgramBytes = 96;     // a BPF program's stats, without its name
 
 uint64_t process_bytes(const tape::ProcessInfo& p) {
   uint64_t bytes = 160 + p.comm.size() + p.exe.size() + p.cgroup.size() + p.container_id.size();
@@ -82,7 +83,8 @@ std::optional<size_t> TapeBudget::events_that_fit(const tape::TapeWriter::Stats&
     interned_pending_ += bytes;
     largest_entry_ = std::max(largest_entry_, bytes);
   }
-  largest_interned_growth_ = std::max(largest_interned_growth_, interned_pending_ - interned_before);
+  largest_interned_growth_ =
+      std::max(largest_interned_growth_, interned_pending_ - interned_before);
   uint64_t process_raw = 0, symbol_raw = 0;
   for (const auto& p : processes) {
     process_raw += process_bytes(p);
@@ -98,22 +100,26 @@ std::optional<size_t> TapeBudget::events_that_fit(const tape::TapeWriter::Stats&
   }
   // Any frame: entries whose size by the writer's own measure stays under frame_bytes (events:
   // 1.5x), which Cap'n Proto's framing of small entries may more than double, then one more.
-  const uint64_t frame_raw = std::max(3 * frame_bytes_ + largest_entry_ + kFrameSlack,
-                                      bpf_stats_bytes(bpf_stats));
+  const uint64_t frame_raw =
+      std::max(3 * frame_bytes_ + largest_entry_ + kFrameSlack, bpf_stats_bytes(bpf_stats));
   // The open events frame: what was appended since the last flush, at most a frame.
-  const uint64_t open_frame = items_since_flush_ ? stored(std::min(frame_raw, items_since_flush_ * kEventBytes + kFrameSlack)) : 0;
+  const uint64_t open_frame =
+      items_since_flush_
+          ? stored(std::min(frame_raw, items_since_flush_ * kEventBytes + kFrameSlack))
+          : 0;
   const uint64_t bpf_stats_disk = stored(bpf_stats_bytes(bpf_stats));
 
   // The closed tape's size if `events` of the batch's events are written now.
   auto closed_size = [&](uint64_t n) {
     const uint64_t items_raw = (losses + n) * kEventBytes;
-    const uint64_t frames = written.frames + queued_frames_ + 3 +
-                            (interned_pending_ + process_raw + symbol_raw + items_raw) / frame_bytes_ + 4;
+    const uint64_t frames =
+        written.frames + queued_frames_ + 3 +
+        (interned_pending_ + process_raw + symbol_raw + items_raw) / frame_bytes_ + 4;
     const uint64_t index_disk = stored(frames * kIndexEntryBytes + kFrameSlack);
     return written.bytes_written + queued_frames_ * stored(frame_raw) + open_frame +
            on_disk(interned_pending_) + on_disk(2 * largest_interned_growth_) +
-           on_disk(process_raw) + on_disk(symbol_raw) + on_disk(items_raw) +
-           2 * bpf_stats_disk + index_disk + tape::kTrailerSize;
+           on_disk(process_raw) + on_disk(symbol_raw) + on_disk(items_raw) + 2 * bpf_stats_disk +
+           index_disk + tape::kTrailerSize;
   };
   if (closed_size(0) > max_bytes_) return std::nullopt;
   // The largest prefix that fits: closed_size grows with the number of events.

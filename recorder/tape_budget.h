@@ -37,8 +37,9 @@ class TapeBudget {
   static constexpr uint64_t kMinimumBytes = 64 * 1024;
 
   // Writer options that keep the worst case small next to `max_bytes`: frames of about
-  // max_bytes / 256 (4 KiB to 1 MiB: smaller ones cost more in per-frame framing than they save), written synchronously (no frames queued for a worker:
-  // the drain loop pays a frame's compression, a few ms for 1 MiB, once per frame).
+  // max_bytes / 256 (4 KiB to 1 MiB: smaller ones cost more in per-frame framing than they save),
+  // written synchronously (no frames queued for a worker: the drain loop pays a frame's
+  // compression, a few ms for 1 MiB, once per frame).
   static void configure(uint64_t max_bytes, otlp::ebpf::tape::WriterOptions* options);
 
   // `options`: what the writer was created with (after configure()).

@@ -2,6 +2,8 @@
 // failures seen by the parent, and a command that is never left running or unreaped.
 #include "recorder/held_command.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -11,16 +13,13 @@
 #include <filesystem>
 #include <fstream>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include "tests/temp_dir.h"
 
 namespace bpftape::record {
 namespace {
 
-using ::testing::HasSubstr;
 using otlp::ebpf::testing::TempDir;
+using ::testing::HasSubstr;
 
 void write_file(const std::string& path, const std::string& text, mode_t mode) {
   std::ofstream(path) << text;

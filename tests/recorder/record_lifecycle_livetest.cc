@@ -3,6 +3,8 @@
 // stopped with everything it started; the cgroup a killed recorder left is removed by the next
 // recording; --max-size bounds the file; the PATH search makes one execve, not one per PATH
 // directory.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -13,9 +15,6 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "core/tape/reader.h"
 #include "recorder/command_cgroup.h"
@@ -28,8 +27,8 @@ namespace bpftape::record {
 namespace {
 
 using namespace otlp::ebpf;
-using ::testing::HasSubstr;
 using otlp::ebpf::testing::TempDir;
+using ::testing::HasSubstr;
 
 using bpftape::record::testing::kBpftape;
 using bpftape::record::testing::kWorkload;
@@ -55,7 +54,8 @@ TEST(RecordLifecycleLivetest, ACommandThatCannotStartFailsAndLeavesNoTape) {
   BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
   const std::string tape = dir.file("never.bpftape");
-  for (const std::string& command : {std::string("/nonexistent/cmd"), std::string("bpftape-no-such-command")}) {
+  for (const std::string& command :
+       {std::string("/nonexistent/cmd"), std::string("bpftape-no-such-command")}) {
     auto result = run(kBpftape + " record --syscalls -o " + tape + " -- " + command);
     EXPECT_EQ(result.exit_code, 1) << command << ": " << result.out;
     EXPECT_THAT(result.out, HasSubstr("cannot run '" + command + "'"));
@@ -63,7 +63,8 @@ TEST(RecordLifecycleLivetest, ACommandThatCannotStartFailsAndLeavesNoTape) {
         << command << ": a tape (or a temporary file) was left: " << result.out;
   }
   // --help says so.
-  EXPECT_THAT(run(kBpftape + " record --help").out, HasSubstr("could not start: no tape is written"));
+  EXPECT_THAT(run(kBpftape + " record --help").out,
+              HasSubstr("could not start: no tape is written"));
 }
 
 // A command that ignores SIGTERM, with a child that ignores it too, outlives --duration: both
@@ -103,7 +104,8 @@ TEST(RecordLifecycleLivetest, TheNextRecordRemovesTheCgroupOfARecorderThatIsGone
   if (dead == 0) _exit(0);
   waitpid(dead, nullptr, 0);
   const std::string stale = parent + "/" + command_cgroup_name(dead, 12345);
-  const std::string alive = parent + "/" + command_cgroup_name(getpid(), process_start_ticks(getpid()));
+  const std::string alive =
+      parent + "/" + command_cgroup_name(getpid(), process_start_ticks(getpid()));
   if (mkdir(stale.c_str(), 0755) != 0) GTEST_SKIP() << "cannot create a cgroup in " << parent;
   ASSERT_EQ(mkdir(alive.c_str(), 0755), 0);
   const pid_t sleeper = fork();
@@ -114,7 +116,8 @@ TEST(RecordLifecycleLivetest, TheNextRecordRemovesTheCgroupOfARecorderThatIsGone
   std::ofstream(stale + "/cgroup.procs") << sleeper;
 
   TempDir dir;
-  auto result = run(kBpftape + " record --syscalls --duration 100ms -q -o " + dir.file("t.bpftape"));
+  auto result =
+      run(kBpftape + " record --syscalls --duration 100ms -q -o " + dir.file("t.bpftape"));
   EXPECT_EQ(result.exit_code, 0) << result.out;
   EXPECT_FALSE(std::filesystem::exists(stale)) << result.out;
   EXPECT_THAT(result.out, HasSubstr("removed " + stale));
@@ -170,7 +173,8 @@ TEST(RecordLifecycleLivetest, ACommandFoundThroughPathMakesExactlyOneExecve) {
     ASSERT_TRUE(more) << more.error().to_string();
     if (!*more) break;
     for (const auto& e : batch.events) {
-      if (e.event_type == EbpfEventType::Syscall && e.payload.syscall.nr == SYS_execve) execs.push_back(e);
+      if (e.event_type == EbpfEventType::Syscall && e.payload.syscall.nr == SYS_execve)
+        execs.push_back(e);
     }
   }
   uint32_t workload = 0;

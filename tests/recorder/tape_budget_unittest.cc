@@ -4,10 +4,10 @@
 // background compression queue on.
 #include "recorder/tape_budget.h"
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "core/tape/reader.h"
 #include "core/tape/writer.h"
@@ -42,11 +42,11 @@ struct Feed {
         b.events.push_back(EbpfEvent::cpu_sample(ts, pid, pid, static_cast<uint16_t>(rng() % 4),
                                                  CpuSampleData{.user_stack = stack}));
       } else {
-        b.events.push_back(EbpfEvent::syscall_event(
-            ts, pid, pid, static_cast<uint16_t>(rng() % 4),
-            SyscallData{.nr = static_cast<uint32_t>(rng() % 400),
-                        .ret = static_cast<int64_t>(rng()),
-                        .duration_ns = rng() % 1'000'000'000}));
+        b.events.push_back(
+            EbpfEvent::syscall_event(ts, pid, pid, static_cast<uint16_t>(rng() % 4),
+                                     SyscallData{.nr = static_cast<uint32_t>(rng() % 400),
+                                                 .ret = static_cast<int64_t>(rng()),
+                                                 .duration_ns = rng() % 1'000'000'000}));
       }
     }
     if (rng() % 10 == 0) b.losses.push_back(LossRecord{ts, 1, rng() % 1000 + 1});
@@ -67,7 +67,8 @@ struct Feed {
     for (size_t i = rng() % 50; i > 0; --i) {
       s.symbols.push_back(Symbol{1, rng(), rng() % 4096, text(rng() % 10 ? 40 : 800)});
     }
-    if (rng() % 4 == 0) s.mappings.push_back(Mapping{1, 0x1000, 0x9000, 0, "/lib/" + text(80), text(20)});
+    if (rng() % 4 == 0)
+      s.mappings.push_back(Mapping{1, 0x1000, 0x9000, 0, "/lib/" + text(80), text(20)});
     return s;
   }
 };
@@ -75,20 +76,22 @@ struct Feed {
 BpfStatsSnapshot bpf_stats(uint64_t ts) {
   BpfStatsSnapshot s;
   s.timestamp_ns = ts;
-  for (int i = 0; i < 12; ++i) s.programs.push_back({"bpftape_prog_" + std::to_string(i), 7, 1, 2, 0, 0, 0});
+  for (int i = 0; i < 12; ++i)
+    s.programs.push_back({"bpftape_prog_" + std::to_string(i), 7, 1, 2, 0, 0, 0});
   return s;
 }
 
 // Records as run_recording does until the budget stops it; the closed tape's size.
-uint64_t record_until_full(uint64_t max_bytes, uint64_t seed, bool background, uint64_t* events_written) {
+uint64_t record_until_full(uint64_t max_bytes, uint64_t seed, bool background,
+                           uint64_t* events_written) {
   WriterOptions options;
   TapeBudget::configure(max_bytes, &options);
   options.background_compression = background;
   TapeBudget budget(max_bytes, options);
   InternTable interns;
   std::vector<uint8_t> bytes;
-  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), tape::testing::test_metadata(),
-                                   interns, options);
+  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes),
+                                   tape::testing::test_metadata(), interns, options);
   EXPECT_TRUE(writer) << writer.error().to_string();
   Feed feed{std::mt19937_64(seed)};
   *events_written = 0;
