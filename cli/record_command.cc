@@ -2,22 +2,15 @@
 // pipeline and outputs as `bpftape replay`).
 //
 // Stop conditions: --duration, --max-size, the recorded command exiting, SIGINT/SIGTERM; each
-// ends with a properly closed tape. SIGKILL leaves a tape readable up to the last periodic
-// flush (1 s). Not privileged: doctor's explanation and exit 2, before anything is created.
-#include <fcntl.h>
+// ends with a properly closed tape, and stops the recorded command if it is still running.
+// SIGKILL leaves a tape readable up to the last periodic flush (1 s); the command's cgroup it
+// leaves is removed by the next `record`. Not privileged: doctor's explanation and exit 2,
+// before anything is created. A command that cannot start: exit 1 and no tape.
 #include <signal.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
@@ -25,13 +18,16 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/outputs.h"
+#include "cli/stop_signals.h"
 #include "core/config.h"
 #include "core/clock.h"
 #include "core/report/report.h"
 
 #ifdef BPFTAPE_HAVE_BPF
-#include "recorder/procfs.h"
+#include "recorder/command_cgroup.h"
+#include "recorder/held_command.h"
 #include "recorder/recorder.h"
+#include "recorder/tape_budget.h"
 #endif
 
 namespace bpftape::cli {
@@ -61,7 +57,9 @@ ArgParser make_parser() {
       .option("output", 'o', "TAPE", "where to write (default record.bpftape)")
       .option("duration", 'd', "D", "stop after D (10s, 2m, ...; default: until Ctrl-C, the "
                                     "command exits, or --env's duration)")
-      .option("max-size", 0, "SIZE", "stop once the tape reaches SIZE (e.g. 100M, 2G)")
+      .option("max-size", 0, "SIZE", "stop before the tape would pass SIZE (e.g. 100M, 2G; at "
+                                      "least 64K): the file never does, and ends a few frames "
+                                      "short of it")
       .option("env", 0, "ENV", "production|staging|development|debug: the recommended sample "
                                "rate (19/49/99/199 Hz) and duration (300/120/60/30 s)")
       .option("sample-rate", 'F', "HZ", "CPU sampling frequency (default 99)")
@@ -79,131 +77,20 @@ ArgParser make_parser() {
                          "(as `bpftape replay` would)")
       .flag("quiet", 'q', "no status line and no summary");
   add_output_options(parser, /*prints_report=*/true);
-  parser.allow_trailing("COMMAND       run it and record it (and only it) until it exits");
-  parser.epilog("exit status: 0 recorded (whatever the command's status), 1 the recording failed "
-                "(I/O error, disk full: the tape so far stays readable), 2 bad usage or not "
-                "privileged");
+  parser.allow_trailing("COMMAND       run it and record it and its children (its own cgroup) "
+                        "until it exits");
+  parser.epilog("A COMMAND still running when the recording ends for another reason (--duration, "
+                "--max-size,\nCtrl-C, SIGTERM, an error) is stopped with everything it started: "
+                "SIGTERM, then SIGKILL\nafter 2 s. Unlike perf, which leaves it running: a "
+                "command nobody records any more would\nrun on unwatched, often as root.\n\n"
+                "exit status: 0 recorded (whatever the command's status), 1 the recording failed "
+                "(the command\ncould not start: no tape is written; I/O error, disk full: the "
+                "tape so far stays readable),\n2 bad usage or not privileged");
   return parser;
 }
 
 
 #ifdef BPFTAPE_HAVE_BPF
-
-std::atomic<int> g_signal{0};
-void on_signal(int sig) { g_signal.store(sig); }
-
-// The cgroup v2 mount point, from /proc/self/mountinfo ("" if none).
-std::string cgroup2_mount() {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t dash = line.find(" - ");
-    if (dash == std::string::npos || line.compare(dash + 3, 8, "cgroup2 ") != 0) continue;
-    // Fields: id parent major:minor root mount-point ...
-    size_t pos = 0;
-    for (int field = 0; field < 4; ++field) pos = line.find(' ', pos) + 1;
-    return line.substr(pos, line.find(' ', pos) - pos);
-  }
-  return {};
-}
-
-// A cgroup v2 directory -> its id (the directory's inode number, what
-// bpf_get_current_cgroup_id() returns).
-Result<uint64_t> cgroup_id_of(const std::string& given) {
-  std::string path = given;
-  if (!path.starts_with("/sys/fs/cgroup")) {
-    const std::string mount = cgroup2_mount();
-    if (mount.empty()) {
-      return make_error(ErrorKind::ConfigError, "--cgroup: this system has no cgroup v2 mount");
-    }
-    path = mount + (given.starts_with("/") ? "" : "/") + given;
-  }
-  struct statfs fs{};
-  struct stat st{};
-  if (statfs(path.c_str(), &fs) != 0 || stat(path.c_str(), &st) != 0) {
-    return errno_error(ErrorKind::ConfigError, "--cgroup " + path, errno);
-  }
-  constexpr long kCgroup2Magic = 0x63677270;
-  if (fs.f_type != kCgroup2Magic || !S_ISDIR(st.st_mode)) {
-    return make_error(ErrorKind::ConfigError,
-                      fmt::format("--cgroup: {} is not a cgroup v2 directory", path));
-  }
-  return static_cast<uint64_t>(st.st_ino);
-}
-
-// A fresh cgroup v2 for the recorded command, so that everything it forks, execs or
-// double-forks is recorded (the pid filter would see the command's own process only), as
-// `perf record -- CMD` follows children. Created inside the recorder's own cgroup
-// with no controllers enabled, so the command's resource limits do not change.
-// Lifetime: the destructor moves any process still in it back to the parent cgroup (the
-// command outlived the recording) and removes it.
-class CommandCgroup {
- public:
-  static Result<std::unique_ptr<CommandCgroup>> create(pid_t pid) {
-    const std::string mount = cgroup2_mount();
-    if (mount.empty()) return make_error(ErrorKind::NotSupported, "no cgroup v2 hierarchy is mounted");
-    std::ifstream self("/proc/self/cgroup");
-    const std::string own((std::istreambuf_iterator<char>(self)), std::istreambuf_iterator<char>());
-    const std::string parent = mount + record::cgroup_v2_path(own);
-    const std::string path = fmt::format("{}/bpftape-record-{}", parent, pid);
-    if (mkdir(path.c_str(), 0755) != 0) return errno_error(ErrorKind::Io, "mkdir " + path, errno);
-    std::unique_ptr<CommandCgroup> cgroup(new CommandCgroup(parent, path));
-    if (!write_pid(path + "/cgroup.procs", pid)) {
-      return errno_error(ErrorKind::Io, "moving the command into " + path, errno);
-    }
-    BPFTAPE_ASSIGN_OR_RETURN(cgroup->id_, cgroup_id_of(path));
-    return cgroup;
-  }
-  ~CommandCgroup() {
-    std::ifstream procs(path_ + "/cgroup.procs");
-    for (pid_t pid; procs >> pid;) write_pid(parent_ + "/cgroup.procs", pid);
-    rmdir(path_.c_str());
-  }
-  uint64_t id() const { return id_; }
-
- private:
-  CommandCgroup(std::string parent, std::string path) : parent_(std::move(parent)), path_(std::move(path)) {}
-  static bool write_pid(const std::string& procs, pid_t pid) {
-    const int fd = open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return false;
-    const std::string text = std::to_string(pid);
-    const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    close(fd);
-    return ok;
-  }
-  std::string parent_;
-  std::string path_;
-  uint64_t id_ = 0;
-};
-
-// The recorded command: forked at once but held on a pipe until the probes are attached, so
-// its first instruction is recorded.
-struct Child {
-  pid_t pid = -1;
-  int release_fd = -1;
-  int status = 0;
-  bool exited = false;
-};
-
-Result<Child> spawn_held(const std::vector<std::string>& command) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return errno_error(ErrorKind::Io, "pipe", errno);
-  const pid_t pid = fork();
-  if (pid < 0) return errno_error(ErrorKind::Io, "fork", errno);
-  if (pid == 0) {
-    close(fds[1]);
-    char byte;
-    if (read(fds[0], &byte, 1) != 1) _exit(126);  // the recorder gave up before starting us
-    std::vector<char*> argv;
-    for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    std::fprintf(stderr, "%s: cannot run '%s': %s\n", kName, argv[0], std::strerror(errno));
-    _exit(127);
-  }
-  close(fds[0]);
-  return Child{pid, fds[1]};
-}
 
 // On a terminal: one status line, rewritten about once a second.
 class StatusLine {
@@ -283,6 +170,11 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   if (auto v = parsed.get("max-size")) {
     auto size = parse_size("max-size", *v);
     if (!size) return usage(size.error().message());
+    if (*size < record::TapeBudget::kMinimumBytes) {
+      return usage(fmt::format("--max-size: at least {} (a tape's header, metadata, index and the "
+                               "frames still being written take that much)",
+                               format_bytes(record::TapeBudget::kMinimumBytes)));
+    }
     max_bytes = *size;
   }
   uint64_t otlp_interval_ns = 10'000'000'000;
@@ -311,7 +203,7 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     live.filter.comm = *comm;
   }
   if (auto cgroup = parsed.get("cgroup")) {
-    auto id = cgroup_id_of(*cgroup);
+    auto id = record::cgroup_id_of(*cgroup);
     if (!id) return usage(id.error().message());
     live.filter.cgroup_id = *id;
   }
@@ -331,75 +223,60 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
                  render_doctor_text(support).c_str());
     return kExitUsage;
   }
+  // Command cgroups of recorders that died (SIGKILL, a crash) before removing them.
+  for (const auto& stale : record::remove_stale_command_cgroups()) {
+    std::fprintf(stderr, "%s: removed %s, left behind by recorder pid %d (gone)%s\n", kName,
+                 stale.path.c_str(), stale.recorder_pid,
+                 stale.moved ? fmt::format("; {} processes still in it were moved to its parent",
+                                           stale.moved).c_str()
+                             : "");
+  }
+  // From here on SIGINT/SIGTERM end the recording (and a live OTLP export) cleanly.
+  const std::atomic<int>& stop_signal = install_stop_signals();
+  request.otlp.stop_requested = &stop_signal;
 
-  std::unique_ptr<CommandCgroup> command_cgroup;  // outlives the recording (see its comment)
-  Child child;
+  // Owns the command's process and cgroup: every return below stops or abandons it and reaps it.
+  std::unique_ptr<record::HeldCommand> held;
   if (!command.empty()) {
-    auto spawned = spawn_held(command);
+    auto spawned = record::HeldCommand::spawn(command, /*own_cgroup=*/!live.filter.cgroup_id);
     if (!spawned) {
       std::fprintf(stderr, "%s: %s\n", kName, spawned.error().message().c_str());
       return kExitFailure;
     }
-    child = *spawned;
-    auto cgroup = live.filter.cgroup_id ? Result<std::unique_ptr<CommandCgroup>>(nullptr)
-                                        : CommandCgroup::create(child.pid);
-    if (cgroup && *cgroup) {
-      command_cgroup = std::move(*cgroup);
-      live.filter.cgroup_id = command_cgroup->id();
+    held = std::move(*spawned);
+    if (!held->cgroup_warning().empty()) {
+      std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n",
+                   kName, held->cgroup_warning().c_str());
+    }
+    if (held->cgroup_id()) {
+      live.filter.cgroup_id = held->cgroup_id();
       // Uprobes on libc for the command's process alone: attaching them system-wide would
       // trap every allocation on the machine. Its children's allocations are not recorded.
-      live.memory_pid = static_cast<int32_t>(child.pid);
+      live.memory_pid = static_cast<int32_t>(held->pid());
     } else {
-      if (!cgroup) {
-        std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n", kName,
-                     cgroup.error().message().c_str());
-      }
-      live.filter.tgids.push_back(static_cast<uint32_t>(child.pid));
+      live.filter.tgids.push_back(static_cast<uint32_t>(held->pid()));
     }
   }
-  // From here on the child must be released or reaped on every path.
-  auto abandon_child = [&]() {
-    if (child.pid <= 0) return;
-    close(child.release_fd);  // read() sees EOF: the child exits 126 without running
-    waitpid(child.pid, nullptr, 0);
-    child.pid = -1;
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "%s: %s\n", kName, message.c_str());
+    return kExitFailure;
   };
   auto source = record::LiveSource::create(live);
   if (!source) {
-    abandon_child();
-    std::fprintf(stderr, "%s: %s\n", kName, source.error().message().c_str());
+    fail(source.error().message());
     return source.error().kind() == ErrorKind::InsufficientPermissions ? kExitUsage : kExitFailure;
   }
-  tape::WriterOptions writer_options;
-  writer_options.overwrite = parsed.has("force");
-  // The drain loop must not stall for a frame's compression while the rings fill.
-  writer_options.background_compression = true;
   const tape::TapeMetadata metadata = record::live_metadata(**source, config, command);
-  auto writer = tape::TapeWriter::create(output, metadata, (*source)->interned(), writer_options);
-  if (!writer) {
-    abandon_child();
-    // The writer's message names the file (and says --force when it exists).
-    std::fprintf(stderr, "%s: %s\n", kName, writer.error().message().c_str());
-    return kExitFailure;
-  }
 
   Tracers tracers;
   std::unique_ptr<Pipeline> pipeline;
   const bool live_results = parsed.has("report") || request.writes_files() || request.digest;
   if (live_results) {
-    if (auto r = open_outputs(request, tracers); !r) {
-      abandon_child();
-      std::fprintf(stderr, "%s: %s\n", kName, r.error().message().c_str());
-      return kExitFailure;
-    }
+    if (auto r = open_outputs(request, tracers); !r) return fail(r.error().message());
     PipelineOptions pipeline_options;
     pipeline_options.reorder_window_ns = kDefaultReorderWindowNs;
     auto created = Pipeline::create(pipeline_options);
-    if (!created) {
-      abandon_child();
-      std::fprintf(stderr, "%s: %s\n", kName, created.error().message().c_str());
-      return kExitFailure;
-    }
+    if (!created) return fail(created.error().message());
     pipeline = std::move(*created);
     tracers.add_to(*pipeline);
   }
@@ -408,38 +285,41 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   if (pipeline && (!request.otlp.endpoint.empty() || !request.otlp.json_path.empty())) {
     request.otlp.resource.host_name = metadata.hostname;
     auto opened = otlp::ebpf::OtlpStream::open(request.otlp);
-    if (!opened) {
-      abandon_child();
-      std::fprintf(stderr, "%s: otlp: %s\n", kName, opened.error().message().c_str());
-      return kExitFailure;
-    }
+    if (!opened) return fail("otlp: " + opened.error().message());
     otlp_stream = std::move(*opened);
   }
 
-  struct sigaction action{};
-  action.sa_handler = on_signal;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  if (child.pid > 0) {
-    if (write(child.release_fd, "x", 1) != 1) {
-      std::fprintf(stderr, "%s: could not start the command: %s\n", kName, std::strerror(errno));
-    }
-    close(child.release_fd);
+  tape::WriterOptions writer_options;
+  writer_options.overwrite = parsed.has("force");
+  // The drain loop must not stall for a frame's compression while the rings fill.
+  writer_options.background_compression = true;
+  // The tape appears once the command has started: one that cannot start leaves none.
+  writer_options.defer_publish = true;
+  std::optional<record::TapeBudget> budget;
+  if (max_bytes) {
+    record::TapeBudget::configure(*max_bytes, &writer_options);
+    budget.emplace(*max_bytes, writer_options);
   }
+  // The writer's message names the file (and says --force when it exists).
+  auto writer = tape::TapeWriter::create(output, metadata, (*source)->interned(), writer_options);
+  if (!writer) return fail(writer.error().message());
+  if (held) {
+    if (auto started = held->start(); !started) {
+      (*writer)->discard();
+      return fail(started.error().message());
+    }
+  }
+  if (auto published = (*writer)->publish(); !published) return fail(published.error().message());
+
   const bool quiet = parsed.has("quiet");
   StatusLine status_line(!quiet);
   record::RecordLoopOptions loop;
   loop.duration_ns = duration_ns;
-  loop.max_bytes = max_bytes;
+  loop.budget = budget ? &*budget : nullptr;
   loop.on_progress = [&](const record::RecordProgress& p) { status_line.show(p); };
   loop.stop_requested = [&]() -> std::string {
-    if (int sig = g_signal.load()) return sig == SIGINT ? "interrupted" : "terminated";
-    if (child.pid > 0 && !child.exited && waitpid(child.pid, &child.status, WNOHANG) == child.pid) {
-      child.exited = true;
-      return "command exited";
-    }
+    if (int sig = stop_signal.load()) return sig == SIGINT ? "interrupted" : "terminated";
+    if (held && held->exited()) return "command exited";
     return {};
   };
   if (otlp_stream) {
@@ -459,9 +339,19 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   }
   record::RecordSummary summary = record::run_recording(**source, writer->get(), pipeline.get(), loop);
   status_line.clear();
-  if (child.pid > 0 && !child.exited) {
-    // Stopped for another reason (signal, duration): the command keeps running, as with perf.
-    std::fprintf(stderr, "%s: the command (pid %d) is still running\n", kName, child.pid);
+  // The recording is over for another reason than the command's exit: the command goes too.
+  std::string command_line;
+  if (held && !held->exited()) {
+    const record::HeldCommand::StopOutcome stopped = held->stop();
+    command_line = fmt::format("stopped (pid {}) when the recording ended: "
+                               "SIGTERM to {} process{}{}",
+                               held->pid(), stopped.terminated,
+                               stopped.terminated == 1 ? "" : "es",
+                               stopped.killed ? ", SIGKILL after 2 s" : "");
+    command_line += "; " + record::describe_wait_status(held->wait_status());
+  } else if (held) {
+    command_line =
+        fmt::format("pid {} {}", held->pid(), record::describe_wait_status(held->wait_status()));
   }
 
   int status = kExitOk;
@@ -474,12 +364,7 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   if (!quiet) {
     std::fprintf(stderr, "%s: %s -> %s\n%s", kName, summary.stop_reason.c_str(), output.c_str(),
                  summary.describe().c_str());
-    if (child.exited) {
-      std::fprintf(stderr, "  command: %s\n",
-                   WIFEXITED(child.status)
-                       ? fmt::format("exited with status {}", WEXITSTATUS(child.status)).c_str()
-                       : fmt::format("killed by signal {}", WTERMSIG(child.status)).c_str());
-    }
+    if (!command_line.empty()) std::fprintf(stderr, "  command: %s\n", command_line.c_str());
   }
   if (pipeline && !summary.error) {
     // Every symbol the recording wrote into the tape: frames are named as a replay names them.

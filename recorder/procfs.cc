@@ -44,17 +44,28 @@ std::string cgroup_v2_path(std::string_view text) {
   return {};
 }
 
-uint32_t ppid_from_stat(std::string_view stat) {
-  // "pid (comm) state ppid ...": comm may hold ") ", so find the last ')'.
+uint64_t stat_field(std::string_view stat, int field) {
+  // "pid (comm) state ppid ...": comm may hold ") ", so fields are counted from the last ')',
+  // which ends field 2.
   const size_t close = stat.rfind(')');
-  if (close == std::string_view::npos || close + 4 >= stat.size()) return 0;
-  std::string_view rest = stat.substr(close + 2);  // "S 1 ..."
-  const size_t space = rest.find(' ');
-  if (space == std::string_view::npos) return 0;
-  rest = rest.substr(space + 1);
-  uint32_t ppid = 0;
-  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), ppid);
-  return ec == std::errc() ? ppid : 0;
+  if (field < 3 || close == std::string_view::npos) return 0;
+  std::string_view rest = stat.substr(close + 1);
+  for (int f = 3; f <= field; ++f) {
+    const size_t start = rest.find_first_not_of(' ');
+    if (start == std::string_view::npos) return 0;
+    rest = rest.substr(start);
+    if (f == field) break;
+    const size_t space = rest.find(' ');
+    if (space == std::string_view::npos) return 0;
+    rest = rest.substr(space);
+  }
+  uint64_t value = 0;
+  auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), value);
+  return ec == std::errc() ? value : 0;
+}
+
+uint32_t ppid_from_stat(std::string_view stat) {
+  return static_cast<uint32_t>(stat_field(stat, 4));
 }
 
 otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid, const std::string& proc_root) {

@@ -26,4 +26,9 @@ std::string cgroup_v2_path(std::string_view proc_cgroup);
 // which may itself contain spaces and parentheses). 0 if the text is malformed.
 uint32_t ppid_from_stat(std::string_view proc_stat);
 
+// Field `field` (numbered from 1 as in proc(5): 4 ppid, 22 starttime) of /proc/PID/stat's text,
+// as a number; 0 if the text is malformed or the field is not numeric (fields 1-2 are not
+// supported).
+uint64_t stat_field(std::string_view proc_stat, int field);
+
 }  // namespace bpftape::record

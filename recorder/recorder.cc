@@ -61,16 +61,73 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   uint64_t events_at_last_progress = 0;
   EventBatch batch;
 
+  // Set when the budget (--max-size) refused all or part of a batch: nothing more is written,
+  // and the live pipeline sees what the tape holds.
+  bool tape_full = false;
+  auto fill_tape = [&]() {
+    tape_full = true;
+    if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
+    if (!source.stopped()) source.stop();
+  };
+  // With a budget: how many of `events` fit after the rest; when not all, the writer is flushed
+  // first (its size is then exact) and the budget asked again.
+  auto fitting = [&](std::span<const tape::ProcessInfo> processes, const NewSymbols& symbols,
+                     size_t losses, size_t events) -> Result<std::optional<size_t>> {
+    auto ask = [&] {
+      return options.budget->events_that_fit(writer->stats(), source.interned(), processes, symbols,
+                                             losses, events, source.bpf_stats());
+    };
+    std::optional<size_t> fit = ask();
+    if ((!fit || *fit < events) && options.budget->flush_helps()) {
+      BPFTAPE_RETURN_IF_ERROR(writer->flush());
+      options.budget->flushed();
+      fit = ask();
+    }
+    return fit;
+  };
   // Writes what the batch needs first (process records, symbols), then the batch.
   auto consume = [&]() -> Result<void> {
+    if (tape_full) return {};
     if (writer) {
       auto updates = source.take_process_updates();
-      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
       NewSymbols symbols = source.take_symbols();
+      std::optional<size_t> fit = batch.events.size();
+      if (options.budget) {
+        BPFTAPE_ASSIGN_OR_RETURN(
+            fit, fitting(updates, symbols, batch.losses.size(), batch.events.size()));
+        if (!fit) {
+          fill_tape();
+          return {};
+        }
+      }
+      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
       if (!symbols.mappings.empty() || !symbols.symbols.empty()) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_symbols(symbols.mappings, symbols.symbols));
       }
-      if (!batch.events.empty() || !batch.losses.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
+      if (*fit == batch.events.size()) {
+        if (!batch.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
+        if (options.budget) options.budget->appended(batch.events.size() + batch.losses.size());
+      } else {
+        // Near the budget: what fits, flush, ask again, until not one more event fits. Events
+        // are sorted by time: the tape ends at a point in time.
+        EventBatch part;
+        part.losses = batch.losses;
+        size_t done = 0;
+        while (*fit > 0 || !part.losses.empty()) {
+          part.events.assign(batch.events.begin() + done, batch.events.begin() + done + *fit);
+          BPFTAPE_RETURN_IF_ERROR(writer->append(part));
+          options.budget->appended(part.events.size() + part.losses.size());
+          done += *fit;
+          part.losses.clear();
+          if (done == batch.events.size()) break;
+          BPFTAPE_ASSIGN_OR_RETURN(fit, fitting({}, {}, 0, batch.events.size() - done));
+          if (!fit) break;
+        }
+        if (done < batch.events.size()) {
+          batch.events.resize(done);
+          fill_tape();
+        }
+      }
     }
     if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, source.interned()));
     return {};
@@ -84,16 +141,19 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       if (source.stopped()) continue;  // draining what is left
 
       // Under load next() returns every few tens of µs: the checks below (a waitpid, the
-      // tape's size, progress) run every kCheckInterval, not per batch.
+      // flush timer, progress) run every kCheckInterval, not per batch.
       const auto now = Clock::now();
       if (now - last_check < kCheckInterval) continue;
       last_check = now;
       const uint64_t elapsed = ns_since(start);
-      if (writer && now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
+      if (writer && !tape_full &&
+          now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->flush());
+        if (options.budget) options.budget->flushed();
         last_flush = now;
       }
-      if (writer && now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
+      if (writer && !tape_full &&
+          now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
         BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
         last_stats = now;
       }
@@ -114,8 +174,6 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
       std::string reason;
       if (options.duration_ns && elapsed >= *options.duration_ns) {
         reason = "duration reached";
-      } else if (options.max_bytes && writer && writer->stats().bytes_written >= *options.max_bytes) {
-        reason = "max size reached";
       } else if (options.stop_requested) {
         reason = options.stop_requested();
       }

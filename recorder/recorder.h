@@ -15,6 +15,7 @@
 #include "core/pipeline.h"
 #include "core/tape/writer.h"
 #include "recorder/live_source.h"
+#include "recorder/tape_budget.h"
 
 namespace bpftape::record {
 
@@ -28,7 +29,10 @@ struct RecordProgress {
 
 struct RecordLoopOptions {
   std::optional<uint64_t> duration_ns;  // stop after this long
-  std::optional<uint64_t> max_bytes;    // stop once the tape reaches this size
+  // --max-size: before each batch the budget says how much of it fits; the recording stops
+  // (reason "max size reached") at the first batch that does not fit whole. Borrowed, may be
+  // null; needs a writer.
+  TapeBudget* budget = nullptr;
   uint64_t flush_interval_ns = 1'000'000'000;
   uint64_t bpf_stats_interval_ns = 10'000'000'000;
   // Polled every iteration (a few ms): a signal arrived, the recorded command exited, ...

@@ -31,6 +31,7 @@
 #include "core/tracers/syscall_aggregator.h"
 #include "replayer/file_source.h"
 #include "tests/kernel/live_test_util.h"
+#include "tests/recorder/record_test_util.h"
 #include "tests/run_command.h"
 #include "tests/temp_dir.h"
 
@@ -41,20 +42,9 @@ using namespace otlp::ebpf;
 using ::testing::HasSubstr;
 using otlp::ebpf::testing::TempDir;
 
-
-const std::string kBpftape = BPFTAPE_BINARY;
-const std::string kWorkload = BPFTAPE_WORKLOAD;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout, then stderr
-};
-
-// A shell command line (redirections, `sh -c` workloads) through the tests' one runner.
-RunResult run(const std::string& command) {
-  auto r = otlp::ebpf::testing::run_command({"/bin/sh", "-c", command});
-  return {r.exit_code, r.out + r.err};
-}
+using bpftape::record::testing::kBpftape;
+using bpftape::record::testing::kWorkload;
+using bpftape::record::testing::run;
 
 uint64_t monotonic_ns() {
   timespec ts{};
