@@ -2,52 +2,27 @@
 // centuries, zero-length consumer periods. Each prediction must end, count every record, and
 // never wrap. A model that loops forever is caught by running it in a child process with a
 // generous limit (a hang guard, not a timing check).
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <limits>
-#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "core/clock.h"
 #include "simulator/capacity_model.h"
+#include "tests/child_process.h"
 
 namespace bpftape::sim {
 namespace {
 
 using otlp::ebpf::EbpfEvent;
 using otlp::ebpf::SyscallData;
+using otlp::ebpf::testing::passes_in_child;
 
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 EbpfEvent syscall_at(uint64_t ts, uint16_t cpu = 0) {
   return EbpfEvent::syscall_event(ts, 100, 100, cpu,
                                   SyscallData{.nr = 39, .reserved = 0, .ret = 0, .duration_ns = 100});
-}
-
-// Runs `check` in a child process; true when it returned true within `limit`. The child is
-// killed after the limit: a model that spins must fail the test, not hang it.
-bool passes_in_child(const std::function<bool()>& check,
-                     std::chrono::seconds limit = std::chrono::seconds(20)) {
-  const pid_t pid = fork();
-  if (pid == 0) _exit(check() ? 0 : 1);
-  if (pid < 0) return false;
-  const auto end = std::chrono::steady_clock::now() + limit;
-  int status = 0;
-  while (waitpid(pid, &status, WNOHANG) != pid) {
-    if (std::chrono::steady_clock::now() >= end) {
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      ADD_FAILURE() << "the prediction did not end within " << limit.count() << " s";
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // Every offered record is dropped, delivered, or (only when time saturated) still queued: never
@@ -81,7 +56,7 @@ TEST(CapacityBounds, ArrivalsNearTheEndOfTimeEnd) {
     const CapacityPrediction p = predict(pattern, TransportModel{});
     return p.offered == 4 && p.dropped == 0 && accounts_for_every_record(p) &&
            p.duration_ns == kMax - 1'000'000'000;
-  }));
+  })) << "did not end within 20 s, or miscounted";
 }
 
 TEST(CapacityBounds, EveryArrivalAtTheLastNanosecondEnds) {
@@ -91,7 +66,7 @@ TEST(CapacityBounds, EveryArrivalAtTheLastNanosecondEnds) {
     pattern.finish();
     const CapacityPrediction p = predict(pattern, TransportModel{});
     return p.offered == 1000 && accounts_for_every_record(p) && p.duration_ns == 0;
-  }));
+  })) << "did not end within 20 s, or miscounted";
 }
 
 TEST(CapacityBounds, DrainSpansOfCenturiesAsWakeLatencies) {
@@ -108,7 +83,7 @@ TEST(CapacityBounds, DrainSpansOfCenturiesAsWakeLatencies) {
     model.wake_latencies_ns = pattern.drain_spans();
     const CapacityPrediction p = predict(pattern, model);
     return p.offered == 102 && accounts_for_every_record(p);
-  }));
+  })) << "did not end within 20 s, or miscounted";
 }
 
 TEST(CapacityBounds, ZeroLengthConsumerPeriodsStillMoveForward) {
@@ -129,7 +104,7 @@ TEST(CapacityBounds, ZeroLengthConsumerPeriodsStillMoveForward) {
     model.wake_latency_ns = 0;
     const CapacityPrediction p = predict(pattern, model);
     return p.offered == 101 && p.dropped == 0 && p.delivery.count() == 101;
-  }));
+  })) << "did not end within 20 s, or miscounted";
 }
 
 TEST(CapacityBounds, ResampledSamplesNearTheEndOfTimeSaturate) {
