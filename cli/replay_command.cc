@@ -37,7 +37,8 @@ Result<double> parse_speed(std::string_view text) {
     return make_error(ErrorKind::ConfigError,
                       fmt::format("--speed: '{}' is not max or a factor from {}x to {}x, e.g. 1x, "
                                   "10x, 0.5x",
-                                  text, FileSourceOptions::kMinSpeed, FileSourceOptions::kMaxSpeed));
+                                  text, FileSourceOptions::kMinSpeed,
+                                  FileSourceOptions::kMaxSpeed));
   }
   return *factor;
 }
@@ -86,8 +87,9 @@ ArgParser make_parser(bool convert) {
   parser.positionals(1, "TAPE          a .bpftape file (also a truncated one: its prefix is replayed)");
   add_output_options(parser, /*prints_report=*/!convert);
   parser.option("threads", 0, "N", "frame decode threads (default 2; results do not depend on it)")
-      .option("speed", 0, "S", "max (default) or a factor of recorded time: 1x, 10x, 0.5x (from "
-                               "0.001x to 1000000x; a pause in the recording is waited out for at most 1s)")
+      .option("speed", 0, "S",
+              "max (default) or a factor of recorded time: 1x, 10x, 0.5x (from 0.001x to "
+              "1000000x; a pause in the recording is waited out for at most 1s)")
       .option("reorder-window", 0, "D", "how far apart CPUs' events may arrive and still be put in "
                                         "order (default 100ms, as when recording)")
       .flag("strict", 0, "treat a truncated tape as an error (exit 1) instead of a warning")

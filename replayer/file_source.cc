@@ -24,7 +24,8 @@ Result<std::unique_ptr<FileSource>> FileSource::open(const std::string& path,
   if (options.speed != 0 && !(options.speed >= FileSourceOptions::kMinSpeed &&
                               options.speed <= FileSourceOptions::kMaxSpeed)) {
     return make_error(ErrorKind::ConfigError,
-                      fmt::format("replay speed {} is outside {}..{} (or 0 for as fast as possible)",
+                      fmt::format("replay speed {} is outside {}..{} (or 0 for as fast as "
+                                  "possible)",
                                   options.speed, FileSourceOptions::kMinSpeed,
                                   FileSourceOptions::kMaxSpeed));
   }
@@ -100,7 +101,8 @@ void FileSource::pace(const EventBatch& batch) {
       static_cast<double>(std::chrono::nanoseconds(now - *pace_anchor_).count());
   if (ahead_ns <= 0) return;
   std::chrono::steady_clock::time_point due;
-  if (ahead_ns > static_cast<double>(std::chrono::nanoseconds(FileSourceOptions::kMaxPaceWait).count())) {
+  constexpr auto kMaxWaitNs = std::chrono::nanoseconds(FileSourceOptions::kMaxPaceWait).count();
+  if (ahead_ns > static_cast<double>(kMaxWaitNs)) {
     // A gap longer than the bound: wait the bound, and pace what follows from here.
     due = now + FileSourceOptions::kMaxPaceWait;
     pace_anchor_ = due;

@@ -95,7 +95,8 @@ class Consumer {
   // Periods of 0 would let empty drains repeat without time moving (a lazy period that
   // doubles from 0 stays 0): the model takes them as 1 ns.
   static transport::ConsumerPacing::Options at_least_1ns(transport::ConsumerPacing::Options o) {
-    for (uint64_t* period : {&o.tick_ns, &o.max_tick_ns, &o.lazy_min_ns, &o.lazy_ns, &o.idle_timeout_ns}) {
+    for (uint64_t* period :
+         {&o.tick_ns, &o.max_tick_ns, &o.lazy_min_ns, &o.lazy_ns, &o.idle_timeout_ns}) {
       *period = std::max<uint64_t>(*period, 1);
     }
     return o;
@@ -130,7 +131,8 @@ class Consumer {
           if (queue_.empty() && wake_at_ == kNever && wait_ == Wait::Asleep && timer_at_ <= t) {
             // Idle: timeouts with nothing to drain change nothing; skip them.
             const uint64_t period = std::max<uint64_t>(pacing_.options().idle_timeout_ns, 1);
-            timer_at_ = saturating_add(timer_at_, saturating_mul((t - timer_at_) / period + 1, period));
+            timer_at_ = saturating_add(timer_at_,
+                                       saturating_mul((t - timer_at_) / period + 1, period));
           }
           const uint64_t start = std::min(wake_at_, timer_at_);
           if (start == kNever || start > t) return;
@@ -141,7 +143,8 @@ class Consumer {
           while (!queue_.empty() && saturating_add(clock_, model_.consumer_ns_per_record) <= t) {
             const Queued& q = queue_.front();
             clock_ = saturating_add(clock_, model_.consumer_ns_per_record);
-            out_.consumer_busy_ns = saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_record);
+            out_.consumer_busy_ns =
+                saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_record);
             used[static_cast<size_t>(q.ring)] -= q.footprint;
             out_.delivery.record(saturating_sub(clock_, q.timestamp_ns));
             queue_.pop_front();
@@ -150,13 +153,15 @@ class Consumer {
           if (!queue_.empty()) return;  // still draining at t
           state_ = State::Processing;
           clock_ = saturating_add(clock_, model_.consumer_ns_per_drain);
-          out_.consumer_busy_ns = saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_drain);
+          out_.consumer_busy_ns =
+              saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_drain);
           break;
         case State::Processing:
           if (clock_ > t) return;
           // The first drain's rate is taken over an idle timeout, as the recorder takes it.
-          pacing_.after_drain(drained_, last_drain_end_ == kNever ? pacing_.options().idle_timeout_ns
-                                                                  : saturating_sub(clock_, last_drain_end_));
+          pacing_.after_drain(drained_, last_drain_end_ == kNever
+                                            ? pacing_.options().idle_timeout_ns
+                                            : saturating_sub(clock_, last_drain_end_));
           last_drain_end_ = clock_;
           begin_wait(clock_);
           break;
@@ -184,8 +189,8 @@ class Consumer {
     const uint64_t last = queue_.back().timestamp_ns;
     // Long enough for the consumer to start and consume every queued record (or, for a tape
     // that ends near 2^64, until time saturates: what is still queued then is never delivered).
-    advance(saturating_add(saturating_add(std::max({start, last, clock_}),
-                                          saturating_mul(queue_.size(), model_.consumer_ns_per_record)),
+    const uint64_t consume_ns = saturating_mul(queue_.size(), model_.consumer_ns_per_record);
+    advance(saturating_add(saturating_add(std::max({start, last, clock_}), consume_ns),
                            model_.consumer_ns_per_drain),
             used);
   }
@@ -207,10 +212,9 @@ class Consumer {
     // the consumer run: the recording's drain spans are the interval between its drains while
     // it streamed. The lazy period and the idle timeout are long enough to take as exact.
     // At least 1 ns, so that a model with zero-length waits still moves forward.
-    timer_at_ = saturating_add(at, std::max<uint64_t>(wait_ == Wait::Streaming
-                                                          ? std::max(pacing_.wait_ns(), draw_latency())
-                                                          : pacing_.wait_ns(),
-                                                      1));
+    const uint64_t wait = wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(), draw_latency())
+                                                   : pacing_.wait_ns();
+    timer_at_ = saturating_add(at, std::max<uint64_t>(wait, 1));
     wake_at_ = kNever;
     // An asleep wait re-checks the rings first, and epoll reports a wakeup that came while the
     // consumer was awake: either way it drains again at once.

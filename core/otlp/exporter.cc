@@ -113,9 +113,10 @@ std::string advice(long status, const std::optional<std::chrono::milliseconds>& 
     return fmt::format(
         "the collector is running but throttling this exporter ({}): retry later, export less "
         "at once, or raise the collector's rate limits",
-        retry_after ? fmt::format("it asked to wait {} s before retrying, in Retry-After",
-                                  std::chrono::duration_cast<std::chrono::seconds>(*retry_after).count())
-                    : std::string("it sent no Retry-After"));
+        retry_after
+            ? fmt::format("it asked to wait {} s before retrying, in Retry-After",
+                          std::chrono::duration_cast<std::chrono::seconds>(*retry_after).count())
+            : std::string("it sent no Retry-After"));
   }
   if (status != 0) {
     return "the collector (or a proxy in front of it) answers but is unavailable: check its "
@@ -321,7 +322,8 @@ std::unexpected<EbpfError> OtlpHttpExporter::abandon(OtlpSignal signal, const st
   return make_error(
       ErrorKind::Io,
       fmt::format("OTLP export of {} to {} given up unsent: {}{}", signal_name(signal), url,
-                  why == ExportStop::Signal ? "stopped by SIGINT/SIGTERM" : "the export deadline passed",
+                  why == ExportStop::Signal ? "stopped by SIGINT/SIGTERM"
+                                            : "the export deadline passed",
                   last_problem.empty() ? std::string() : "; last attempt: " + last_problem));
 }
 

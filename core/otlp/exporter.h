@@ -140,7 +140,8 @@ class OtlpJsonFileWriter {
   uint64_t lines() const { return lines_; }
 
  private:
-  OtlpJsonFileWriter(OutputFile file, std::FILE* stream) : file_(std::move(file)), stream_(stream) {}
+  OtlpJsonFileWriter(OutputFile file, std::FILE* stream)
+      : file_(std::move(file)), stream_(stream) {}
   OutputFile file_;
   std::FILE* stream_;  // owned by file_; null after close()
   uint64_t lines_ = 0;

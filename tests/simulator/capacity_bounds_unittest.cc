@@ -1,7 +1,8 @@
-// The capacity model on timestamps a crafted tape can hold (issue 20): near 2^64, gaps of
-// centuries, zero-length consumer periods. Each prediction must end, count every record, and
-// never wrap. A model that loops forever is caught by running it in a child process with a
-// generous limit (a hang guard, not a timing check).
+// The capacity model on timestamps a crafted tape can hold (issue 20): near
+// 2^64, gaps of centuries, zero-length consumer periods. Each prediction must
+// end, count every record, and never wrap. A model that loops forever is caught
+// by running it in a child process with a generous limit (a hang guard, not a
+// timing check).
 #include <cstdint>
 #include <limits>
 
@@ -21,13 +22,14 @@ using otlp::ebpf::testing::passes_in_child;
 constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
 
 EbpfEvent syscall_at(uint64_t ts, uint16_t cpu = 0) {
-  return EbpfEvent::syscall_event(ts, 100, 100, cpu,
-                                  SyscallData{.nr = 39, .reserved = 0, .ret = 0, .duration_ns = 100});
+  return EbpfEvent::syscall_event(
+      ts, 100, 100, cpu,
+      SyscallData{.nr = 39, .reserved = 0, .ret = 0, .duration_ns = 100});
 }
 
-// Every offered record is dropped, delivered, or (only when time saturated) still queued: never
-// more delivered than kept.
-bool accounts_for_every_record(const CapacityPrediction& p) {
+// Every offered record is dropped, delivered, or (only when time saturated)
+// still queued: never more delivered than kept.
+bool accounts_for_every_record(const CapacityPrediction &p) {
   return p.dropped <= p.offered && p.delivery.count() <= p.offered - p.dropped;
 }
 
@@ -44,8 +46,8 @@ TEST(CapacityBounds, SaturatingHelpersNeverWrap) {
 }
 
 TEST(CapacityBounds, ArrivalsNearTheEndOfTimeEnd) {
-  // The issue's tape: a timestamp near 2^64 made Consumer::advance's idle skip wrap to the
-  // past, and the consumer drained empty rings forever.
+  // The issue's tape: a timestamp near 2^64 made Consumer::advance's idle skip
+  // wrap to the past, and the consumer drained empty rings forever.
   EXPECT_TRUE(passes_in_child([] {
     ArrivalPattern pattern({});
     pattern.add(syscall_at(1'000'000'000));
@@ -62,22 +64,26 @@ TEST(CapacityBounds, ArrivalsNearTheEndOfTimeEnd) {
 TEST(CapacityBounds, EveryArrivalAtTheLastNanosecondEnds) {
   EXPECT_TRUE(passes_in_child([] {
     ArrivalPattern pattern({});
-    for (int i = 0; i < 1000; ++i) pattern.add(syscall_at(kMax, static_cast<uint16_t>(i % 4)));
+    for (int i = 0; i < 1000; ++i)
+      pattern.add(syscall_at(kMax, static_cast<uint16_t>(i % 4)));
     pattern.finish();
     const CapacityPrediction p = predict(pattern, TransportModel{});
-    return p.offered == 1000 && accounts_for_every_record(p) && p.duration_ns == 0;
+    return p.offered == 1000 && accounts_for_every_record(p) &&
+           p.duration_ns == 0;
   })) << "did not end within 20 s, or miscounted";
 }
 
 TEST(CapacityBounds, DrainSpansOfCenturiesAsWakeLatencies) {
-  // Recorded batches spanning most of the range become the consumer's wake latencies: a wakeup
-  // scheduled past 2^64 is one that never comes, not one in the past.
+  // Recorded batches spanning most of the range become the consumer's wake
+  // latencies: a wakeup scheduled past 2^64 is one that never comes, not one in
+  // the past.
   EXPECT_TRUE(passes_in_child([] {
     ArrivalPattern pattern({});
     otlp::ebpf::EventBatch batch;
     batch.events = {syscall_at(1), syscall_at(kMax - 5)};
     pattern.add_batch(batch);
-    for (uint64_t t = 1'000; t < 1'000'000; t += 10'000) pattern.add(syscall_at(t));
+    for (uint64_t t = 1'000; t < 1'000'000; t += 10'000)
+      pattern.add(syscall_at(t));
     pattern.finish();
     TransportModel model;
     model.wake_latencies_ns = pattern.drain_spans();
@@ -87,11 +93,13 @@ TEST(CapacityBounds, DrainSpansOfCenturiesAsWakeLatencies) {
 }
 
 TEST(CapacityBounds, ZeroLengthConsumerPeriodsStillMoveForward) {
-  // A model built in code may leave every period at 0 (the CLI refuses that): a lazy period
-  // doubling from 0 stayed 0 and empty drains repeated without time moving.
+  // A model built in code may leave every period at 0 (the CLI refuses that): a
+  // lazy period doubling from 0 stayed 0 and empty drains repeated without time
+  // moving.
   EXPECT_TRUE(passes_in_child([] {
     ArrivalPattern pattern({});
-    for (uint64_t t = 0; t < 100'000'000; t += 1'000'000) pattern.add(syscall_at(t));
+    for (uint64_t t = 0; t < 100'000'000; t += 1'000'000)
+      pattern.add(syscall_at(t));
     pattern.add(syscall_at(kMax / 2));
     pattern.finish();
     TransportModel model;
@@ -108,10 +116,12 @@ TEST(CapacityBounds, ZeroLengthConsumerPeriodsStillMoveForward) {
 }
 
 TEST(CapacityBounds, ResampledSamplesNearTheEndOfTimeSaturate) {
-  // Up-sampling adds samples at the new period after each recorded one: past 2^64 they stay at
-  // the last nanosecond instead of wrapping to the start of the recording.
+  // Up-sampling adds samples at the new period after each recorded one: past
+  // 2^64 they stay at the last nanosecond instead of wrapping to the start of
+  // the recording.
   ArrivalPattern pattern({.recorded_sample_hz = 1, .sample_hz = 1000});
-  pattern.add(EbpfEvent::make(otlp::ebpf::EbpfEventType::CpuSample, kMax - 5, 100, 100, 0));
+  pattern.add(EbpfEvent::make(otlp::ebpf::EbpfEventType::CpuSample, kMax - 5,
+                              100, 100, 0));
   pattern.finish();
   ASSERT_EQ(pattern.arrivals().size(), 1000u);
   EXPECT_EQ(pattern.first_ns(), kMax - 5);
@@ -125,5 +135,5 @@ TEST(CapacityBounds, ProgramCostsSaturate) {
   EXPECT_EQ(pattern.recorded_bpf_ns(transport::Ring::Syscall), kMax);
 }
 
-}  // namespace
-}  // namespace bpftape::sim
+} // namespace
+} // namespace bpftape::sim
