@@ -179,6 +179,17 @@ TEST(CapacityFromTape, ATapeNearTheEndOfTimeIsModelled) {
   EXPECT_THAT(r.out, HasSubstr("\"offered\":3"));
 }
 
+TEST(CapacityFromTape, ConsumerPeriodsAreBounded) {
+  // 2^64 - 1 ns as --lazy: the lazy period doubling towards it wrapped.
+  TempDir dir;
+  const std::string tape = write_tape(dir, "t.bpftape", {{1'000'000'000}});
+  for (const char* flag : {"--tick", "--lazy", "--idle-timeout", "--wake-latency"}) {
+    auto r = run_bounded({kBinary, "simulate", "--from", tape, flag, "18446744073709551615ns"});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(std::string(flag) + " must be at most 1h"));
+  }
+}
+
 // ---------------------------------------------------------------- OTLP export
 
 class ReplayExport : public ::testing::Test {
