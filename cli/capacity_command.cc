@@ -238,10 +238,17 @@ int run_capacity(const Args& args) {
       return usage(parse_duration_ns(name, *parsed->get(name)).error().message());
     }
   }
+  // At most an hour: the model doubles and adds these periods (ConsumerPacing's lazy period
+  // doubles up to --lazy), which must stay far from 2^64.
+  constexpr uint64_t kMaxPeriodNs = 3'600'000'000'000;
   for (auto [name, value] : {std::pair{"--tick", base.pacing.tick_ns},
                              std::pair{"--lazy", base.pacing.lazy_ns},
-                             std::pair{"--idle-timeout", base.pacing.idle_timeout_ns}}) {
-    if (value == 0) return usage(fmt::format("{} must be > 0", name));
+                             std::pair{"--idle-timeout", base.pacing.idle_timeout_ns},
+                             std::pair{"--wake-latency", base.wake_latency_ns}}) {
+    if (value == 0 && std::string_view(name) != "--wake-latency") {
+      return usage(fmt::format("{} must be > 0", name));
+    }
+    if (value > kMaxPeriodNs) return usage(fmt::format("{} must be at most 1h", name));
   }
   if (auto v = parsed->get("consumer-cost")) {
     auto n = parse_uint("consumer-cost", *v, 1, 1'000'000'000);

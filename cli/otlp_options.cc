@@ -1,5 +1,7 @@
 #include "cli/otlp_options.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace bpftape::cli {
@@ -11,7 +13,9 @@ void add_otlp_options(ArgParser& parser) {
       .option("otlp-file", 0, "FILE", "write OTLP/JSON: one export request per line (traces, metrics, profiles)")
       .option("otlp-endpoint", 0, "URL", "send OTLP/HTTP protobuf to a collector, e.g. http://localhost:4318")
       .option("otlp-header", 0, "K=V", "HTTP header for the collector (repeatable; 'k1=v1,k2=v2' also works)")
-      .option("otlp-timeout", 0, "D", "per-request timeout for the collector (default 10s)")
+      .option("otlp-timeout", 0, "D", "bound on the whole export to the collector, retries "
+                                      "included (default 30s); what is not sent by then is "
+                                      "reported and the exit status is 1")
       .option("service-name", 0, "NAME", "OTLP service.name (default: each process's executable name)")
       .flag("redact-cmdline", 0, "never export process command lines");
 }
@@ -35,8 +39,13 @@ Result<OtlpOutput> otlp_output_from(const ParsedArgs& args) {
   }
   if (auto v = args.get("otlp-timeout")) {
     BPFTAPE_ASSIGN_OR_RETURN(uint64_t ns, parse_duration_ns("otlp-timeout", *v));
-    if (ns < 1'000'000) return make_error(ErrorKind::ConfigError, "--otlp-timeout: use at least 1ms");
-    out.timeout = std::chrono::milliseconds(ns / 1'000'000);
+    constexpr uint64_t kMaxNs = 24ull * 3600 * 1'000'000'000;
+    if (ns < 1'000'000 || ns > kMaxNs) {
+      return make_error(ErrorKind::ConfigError, "--otlp-timeout: use from 1ms to 24h");
+    }
+    out.export_deadline = std::chrono::milliseconds(ns / 1'000'000);
+    // A single attempt never outlasts the whole export.
+    out.timeout = std::min(out.timeout, out.export_deadline);
   }
   return out;
 }
@@ -55,6 +64,7 @@ std::string describe_export(const OtlpOutput& output, const OtlpExportReport& re
                        "{} items rejected",
                        output.endpoint, e.requests_sent, e.requests_failed, e.retries,
                        e.dropped_requests, e.dropped_items, e.rejected_items);
+    if (report.unsent.any()) out += "; not sent: " + describe_unsent(report.unsent);
   }
   return out;
 }

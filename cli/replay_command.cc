@@ -1,6 +1,7 @@
 // `bpftape replay TAPE`: the tape through the same pipeline and tracers as the live recording,
 // then the report and the requested outputs. `bpftape convert TAPE` writes the outputs only.
 // Same tape + same flags -> byte-identical outputs (whatever --threads).
+#include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include "cli/event_selection.h"
 #include "cli/otlp_options.h"
 #include "cli/outputs.h"
+#include "cli/stop_signals.h"
 #include "core/pipeline.h"
 #include "core/report/report.h"
 #include "replayer/file_source.h"
@@ -22,14 +24,23 @@ namespace {
 
 using namespace otlp::ebpf;
 
-// "max", "1x", "10x", "0.5x"
+// "max", "1x", "10x", "0.5x"; 0 for max. Factors outside FileSourceOptions' bounds (0,
+// negative, NaN, inf, 1e300) are usage errors.
 Result<double> parse_speed(std::string_view text) {
+  using replay::FileSourceOptions;
   if (text == "max") return 0.0;
-  if (!text.ends_with("x")) {
+  auto factor = text.ends_with("x")
+                    ? parse_double("speed", text.substr(0, text.size() - 1),
+                                   FileSourceOptions::kMinSpeed, FileSourceOptions::kMaxSpeed)
+                    : Result<double>(0.0);
+  if (!text.ends_with("x") || !factor) {
     return make_error(ErrorKind::ConfigError,
-                      fmt::format("--speed: '{}' is not max or a factor like 1x, 10x, 0.5x", text));
+                      fmt::format("--speed: '{}' is not max or a factor from {}x to {}x, e.g. 1x, "
+                                  "10x, 0.5x",
+                                  text, FileSourceOptions::kMinSpeed,
+                                  FileSourceOptions::kMaxSpeed));
   }
-  return parse_double("speed", text.substr(0, text.size() - 1), 1e-3, 1e6);
+  return *factor;
 }
 
 // One line on stderr, rewritten in place, only on a terminal and only for runs over 1 s.
@@ -76,14 +87,16 @@ ArgParser make_parser(bool convert) {
   parser.positionals(1, "TAPE          a .bpftape file (also a truncated one: its prefix is replayed)");
   add_output_options(parser, /*prints_report=*/!convert);
   parser.option("threads", 0, "N", "frame decode threads (default 2; results do not depend on it)")
-      .option("speed", 0, "S", "max (default) or a factor of recorded time: 1x, 10x, 0.5x")
+      .option("speed", 0, "S",
+              "max (default) or a factor of recorded time: 1x, 10x, 0.5x (from 0.001x to "
+              "1000000x; a pause in the recording is waited out for at most 1s)")
       .option("reorder-window", 0, "D", "how far apart CPUs' events may arrive and still be put in "
                                         "order (default 100ms, as when recording)")
       .flag("strict", 0, "treat a truncated tape as an error (exit 1) instead of a warning")
       .flag("no-progress", 0, "no progress line on a terminal");
   EventSelection::add_options(parser);
   parser.epilog("exit status: 0 ok (a truncated tape is a warning unless --strict), 1 unreadable or "
-                "corrupt tape or an output failed, 2 bad usage");
+                "corrupt tape, an output failed, or SIGINT/SIGTERM stopped the run, 2 bad usage");
   return parser;
 }
 
@@ -119,6 +132,12 @@ int run(const Args& args, bool convert) {
   }
 
   const std::string& path = parsed->positionals()[0];
+  // SIGINT/SIGTERM end a paced replay (the pacing wait notices within 100 ms), the reading loop
+  // (at the next batch) and the OTLP export (within a second, saying what was not sent).
+  const std::atomic<int>& stop = install_stop_signals();
+  source_options.stop_requested = &stop;
+  request->otlp.stop_requested = &stop;
+  request->otlp.files.inputs.push_back(path);  // the tape is never written over
   auto opened = replay::FileSource::open(path, source_options);
   if (!opened) {
     std::fprintf(stderr, "%s: %s: %s\n", name, path.c_str(), opened.error().message().c_str());
@@ -167,7 +186,7 @@ int run(const Args& args, bool convert) {
       error = more.error();
       break;
     }
-    if (!*more) break;
+    if (!*more || stop.load() != 0) break;
     if (!base && source.first_event_ns()) {
       base = source.first_event_ns();  // no index: the origin is the first batch's oldest event
       (*pipeline)->set_filter(make_filter(*base));
@@ -179,6 +198,14 @@ int run(const Args& args, bool convert) {
       break;
     }
     progress.update(source.bytes_read(), events);
+  }
+  if (stop.load() != 0) {
+    std::fprintf(stderr,
+                 "%s: %s: stopped by %s after %llu events, before the end of the tape; no "
+                 "outputs written\n",
+                 name, path.c_str(), stop.load() == SIGINT ? "SIGINT" : "SIGTERM",
+                 static_cast<unsigned long long>(events));
+    return kExitFailure;
   }
   if (!error) {
     if (auto r = (*pipeline)->finish(source.interned()); !r) error = r.error();

@@ -7,18 +7,40 @@
 #include <time.h>
 
 #include <cstdint>
+#include <limits>
 
 namespace otlp::ebpf {
+
+// Nanosecond arithmetic that cannot wrap. Timestamps come from tapes, which are untrusted
+// input (a crafted tape can hold any 64-bit value), so sums, differences and products of them
+// saturate at the ends of the range instead of wrapping or overflowing.
+constexpr uint64_t saturating_add(uint64_t a, uint64_t b) {
+  uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<uint64_t>::max() : sum;
+}
+// a - b, or 0 when b > a.
+constexpr uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+constexpr uint64_t saturating_mul(uint64_t a, uint64_t b) {
+  uint64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<uint64_t>::max() : product;
+}
+// For signed 64-bit fields (protobuf int64, std::chrono durations): above INT64_MAX saturates.
+constexpr int64_t saturating_int64(uint64_t v) {
+  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+             ? std::numeric_limits<int64_t>::max()
+             : static_cast<int64_t>(v);
+}
 
 struct ClockReference {
   uint64_t monotonic_ns = 0;
   uint64_t realtime_ns = 0;  // Unix epoch nanoseconds at the same instant
 
-  // Unix nanoseconds for a monotonic timestamp (saturating at 0 for times before the epoch).
+  // Unix nanoseconds for a monotonic timestamp, saturating: 0 for times before the epoch,
+  // UINT64_MAX for times after 2554 (both only from a tape's clock reference or events that
+  // lie).
   uint64_t to_unix_ns(uint64_t monotonic) const {
-    if (monotonic >= monotonic_ns) return realtime_ns + (monotonic - monotonic_ns);
-    uint64_t back = monotonic_ns - monotonic;
-    return back > realtime_ns ? 0 : realtime_ns - back;
+    if (monotonic >= monotonic_ns) return saturating_add(realtime_ns, monotonic - monotonic_ns);
+    return saturating_sub(realtime_ns, monotonic_ns - monotonic);
   }
 
   // Reads both clocks now, bracketing the realtime read by two monotonic reads and using

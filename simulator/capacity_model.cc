@@ -4,12 +4,16 @@
 #include <deque>
 #include <limits>
 
+#include "core/clock.h"
 #include "simulator/rng.h"
 
 namespace bpftape::sim {
 
 using otlp::ebpf::EbpfEvent;
 using otlp::ebpf::EbpfEventType;
+using otlp::ebpf::saturating_add;
+using otlp::ebpf::saturating_mul;
+using otlp::ebpf::saturating_sub;
 
 void ArrivalPattern::push(uint64_t timestamp_ns, uint16_t cpu, transport::RingRoute route) {
   arrivals_.push_back(Arrival{timestamp_ns, route.footprint, cpu, route.ring});
@@ -39,7 +43,7 @@ void ArrivalPattern::add_arrival(const EbpfEvent& event, transport::RingRoute ro
   const uint64_t period_ns = 1'000'000'000ull / options_.sample_hz;
   for (uint64_t k = 0; credit >= options_.recorded_sample_hz; ++k) {
     credit -= options_.recorded_sample_hz;
-    push(event.timestamp_ns + k * period_ns, event.cpu, route);
+    push(saturating_add(event.timestamp_ns, saturating_mul(k, period_ns)), event.cpu, route);
   }
 }
 
@@ -59,7 +63,7 @@ void ArrivalPattern::add_batch(const otlp::ebpf::EventBatch& batch) {
 
 void ArrivalPattern::add_program_cost(std::string_view program, uint64_t run_time_ns) {
   if (auto ring = transport::ring_of_program(program)) {
-    bpf_ns_[index(*ring)] += run_time_ns;
+    bpf_ns_[index(*ring)] = saturating_add(bpf_ns_[index(*ring)], run_time_ns);
     has_bpf_costs_ = true;
   }
 }
@@ -73,6 +77,9 @@ void ArrivalPattern::finish() {
 
 namespace {
 
+// Also where every time saturates: a time computed past the end of the uint64 range (only
+// from a tape whose timestamps lie near 2^64) is one that never comes, so the consumer stops
+// there instead of wrapping around to the past and running forever.
 constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 
 // The consumer, the recorder's drain loop (RingBufferDrain::paced_drain): it waits as
@@ -85,10 +92,20 @@ constexpr uint64_t kNever = std::numeric_limits<uint64_t>::max();
 // wait end at once (epoll remembers).
 class Consumer {
  public:
+  // Periods of 0 would let empty drains repeat without time moving (a lazy period that
+  // doubles from 0 stays 0): the model takes them as 1 ns.
+  static transport::ConsumerPacing::Options at_least_1ns(transport::ConsumerPacing::Options o) {
+    for (uint64_t* period :
+         {&o.tick_ns, &o.max_tick_ns, &o.lazy_min_ns, &o.lazy_ns, &o.idle_timeout_ns}) {
+      *period = std::max<uint64_t>(*period, 1);
+    }
+    return o;
+  }
+
   using Wait = transport::ConsumerPacing::Wait;
 
   Consumer(const TransportModel& model, CapacityPrediction& out, uint64_t start_ns)
-      : model_(model), out_(out), pacing_(model.pacing), clock_(start_ns),
+      : model_(model), out_(out), pacing_(at_least_1ns(model.pacing)), clock_(start_ns),
         latency_rng_(1, "capacity/wake-latency") {
     begin_wait(start_ns);
   }
@@ -103,41 +120,48 @@ class Consumer {
   bool asleep() const { return state_ == State::Waiting && wait_ == Wait::Asleep && wake_at_ == kNever; }
   bool polling() const { return state_ == State::Waiting && wait_ == Wait::Lazy; }
 
-  // Runs the consumer up to time t (exclusive of arrivals at t).
+  // Runs the consumer up to time t (exclusive of arrivals at t). Bounded: every pass of the
+  // loop drains a record, or moves the consumer's time forward by at least 1 ns to a state
+  // that leads to sleep after a few empty drains (ConsumerPacing), and a sleep with nothing to
+  // do skips to t at once; at kNever it stops.
   void advance(uint64_t t, std::array<uint64_t, transport::kRingCount>& used) {
     for (;;) {
       switch (state_) {
         case State::Waiting: {
           if (queue_.empty() && wake_at_ == kNever && wait_ == Wait::Asleep && timer_at_ <= t) {
             // Idle: timeouts with nothing to drain change nothing; skip them.
-            const uint64_t period = pacing_.options().idle_timeout_ns;
-            timer_at_ += ((t - timer_at_) / period + 1) * period;
+            const uint64_t period = std::max<uint64_t>(pacing_.options().idle_timeout_ns, 1);
+            timer_at_ = saturating_add(timer_at_,
+                                       saturating_mul((t - timer_at_) / period + 1, period));
           }
           const uint64_t start = std::min(wake_at_, timer_at_);
-          if (start > t) return;
+          if (start == kNever || start > t) return;
           start_drain(start);
           break;
         }
         case State::Draining:
-          while (!queue_.empty() && clock_ + model_.consumer_ns_per_record <= t) {
+          while (!queue_.empty() && saturating_add(clock_, model_.consumer_ns_per_record) <= t) {
             const Queued& q = queue_.front();
-            clock_ += model_.consumer_ns_per_record;
-            out_.consumer_busy_ns += model_.consumer_ns_per_record;
+            clock_ = saturating_add(clock_, model_.consumer_ns_per_record);
+            out_.consumer_busy_ns =
+                saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_record);
             used[static_cast<size_t>(q.ring)] -= q.footprint;
-            out_.delivery.record(clock_ - q.timestamp_ns);
+            out_.delivery.record(saturating_sub(clock_, q.timestamp_ns));
             queue_.pop_front();
             ++drained_;
           }
           if (!queue_.empty()) return;  // still draining at t
           state_ = State::Processing;
-          clock_ += model_.consumer_ns_per_drain;
-          out_.consumer_busy_ns += model_.consumer_ns_per_drain;
+          clock_ = saturating_add(clock_, model_.consumer_ns_per_drain);
+          out_.consumer_busy_ns =
+              saturating_add(out_.consumer_busy_ns, model_.consumer_ns_per_drain);
           break;
         case State::Processing:
           if (clock_ > t) return;
           // The first drain's rate is taken over an idle timeout, as the recorder takes it.
-          pacing_.after_drain(drained_, last_drain_end_ == kNever ? pacing_.options().idle_timeout_ns
-                                                                  : clock_ - last_drain_end_);
+          pacing_.after_drain(drained_, last_drain_end_ == kNever
+                                            ? pacing_.options().idle_timeout_ns
+                                            : saturating_sub(clock_, last_drain_end_));
           last_drain_end_ = clock_;
           begin_wait(clock_);
           break;
@@ -155,7 +179,7 @@ class Consumer {
       return;
     }
     if (wake_at_ != kNever) return;  // already going to drain
-    wake_at_ = std::min(timer_at_, t + draw_latency());
+    wake_at_ = std::min(timer_at_, saturating_add(t, draw_latency()));
   }
 
   // Drains what is left (end of the recording: the recorder empties the rings on stop).
@@ -163,9 +187,11 @@ class Consumer {
     if (queue_.empty()) return;
     const uint64_t start = std::min(wake_at_, timer_at_);
     const uint64_t last = queue_.back().timestamp_ns;
-    // Long enough for the consumer to start and consume every queued record.
-    advance(std::max({start, last, clock_}) + queue_.size() * model_.consumer_ns_per_record +
-                model_.consumer_ns_per_drain,
+    // Long enough for the consumer to start and consume every queued record (or, for a tape
+    // that ends near 2^64, until time saturates: what is still queued then is never delivered).
+    const uint64_t consume_ns = saturating_mul(queue_.size(), model_.consumer_ns_per_record);
+    advance(saturating_add(saturating_add(std::max({start, last, clock_}), consume_ns),
+                           model_.consumer_ns_per_drain),
             used);
   }
 
@@ -185,8 +211,10 @@ class Consumer {
     // A streaming tick comes no earlier than the tick, and no earlier than the scheduler lets
     // the consumer run: the recording's drain spans are the interval between its drains while
     // it streamed. The lazy period and the idle timeout are long enough to take as exact.
-    timer_at_ = at + (wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(), draw_latency())
-                                               : pacing_.wait_ns());
+    // At least 1 ns, so that a model with zero-length waits still moves forward.
+    const uint64_t wait = wait_ == Wait::Streaming ? std::max(pacing_.wait_ns(), draw_latency())
+                                                   : pacing_.wait_ns();
+    timer_at_ = saturating_add(at, std::max<uint64_t>(wait, 1));
     wake_at_ = kNever;
     // An asleep wait re-checks the rings first, and epoll reports a wakeup that came while the
     // consumer was awake: either way it drains again at once.

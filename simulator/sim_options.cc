@@ -118,6 +118,11 @@ otlp::ebpf::Result<void> SimOptions::finalize() {
   if (workloads == 0) return bad("no workload selected: use --scenario with at least one of web, fileio, leak, cpu, forkexec");
   if (cpus == 0 || cpus > 1024) return bad(fmt::format("cpus {} is out of range: use 1..1024", cpus));
   if (duration_ns == 0) return bad("duration must be more than 0");
+  // Keeps every simulated timestamp (boot offset + duration + stalls and skews) far from 2^64.
+  constexpr uint64_t kMaxDurationNs = 100ull * 24 * 3600 * 1'000'000'000;
+  if (duration_ns > kMaxDurationNs) {
+    return bad("duration is too long: use at most 100 days (2400h)");
+  }
   if (poll_interval_ns == 0) return bad("poll interval must be more than 0");
   if (ring_capacity == 0 || overflow_ring_capacity == 0) return bad("ring capacity must be at least 1 event");
   if (web_workers == 0) return bad("web workers must be at least 1");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <thread>
 
@@ -35,7 +36,14 @@ bool curl_ready() {
 }
 
 constexpr size_t kMaxResponseBody = 64 * 1024;  // enough for a Status or partial_success
+// Longest wait inside a send (a poll of the transfer, a slice of backoff): how soon a stop
+// request or the deadline is noticed.
+constexpr std::chrono::milliseconds kWaitSlice{100};
 
+using Clock = std::chrono::steady_clock;
+
+// Bytes from the collector, safe to print on a terminal: bounded, control and non-ASCII bytes
+// as '.'.
 std::string printable(std::string_view bytes, size_t limit = 200) {
   std::string out;
   for (char c : bytes.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : '.';
@@ -84,9 +92,73 @@ uint64_t rejected_items(OtlpSignal signal, const std::string& body) {
 }
 
 struct Response {
+  std::string reason;  // the status line's reason phrase ("Too Many Requests"), printable
   std::string body;
   std::optional<std::chrono::milliseconds> retry_after;
 };
+
+// "HTTP 500 Internal Server Error, body: '...'" or "HTTP 500, no body".
+std::string describe_response(long status, const Response& r) {
+  std::string out = fmt::format("HTTP {}", status);
+  if (!r.reason.empty()) out += " " + r.reason;
+  out += r.body.empty() ? std::string(", no body")
+                        : fmt::format(", body: '{}'", printable(r.body));
+  return out;
+}
+
+// What to do about a request that stayed undelivered after every attempt: the last status
+// says whether the collector is there at all (0: no HTTP answer).
+std::string advice(long status, const std::optional<std::chrono::milliseconds>& retry_after) {
+  if (status == 429) {
+    return fmt::format(
+        "the collector is running but throttling this exporter ({}): retry later, export less "
+        "at once, or raise the collector's rate limits",
+        retry_after
+            ? fmt::format("it asked to wait {} s before retrying, in Retry-After",
+                          std::chrono::duration_cast<std::chrono::seconds>(*retry_after).count())
+            : std::string("it sent no Retry-After"));
+  }
+  if (status != 0) {
+    return "the collector (or a proxy in front of it) answers but is unavailable: check its "
+           "health and logs";
+  }
+  return "check that the collector is running and the endpoint is right";
+}
+
+// Runs the transfer set up on `easy` through `multi`, waiting at most kWaitSlice at a time so
+// that `abort` is asked at least every 100 ms (curl_easy_perform can block for a second between
+// progress callbacks). CURLE_ABORTED_BY_CALLBACK when `abort` said so.
+CURLcode perform(CURLM* multi, CURL* easy, const std::function<bool()>& abort) {
+  if (curl_multi_add_handle(multi, easy) != CURLM_OK) return CURLE_OUT_OF_MEMORY;
+  CURLcode result = CURLE_OK;
+  for (;;) {
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) {
+      result = CURLE_OUT_OF_MEMORY;
+      break;
+    }
+    int left = 0;
+    bool done = false;
+    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
+      if (m->msg == CURLMSG_DONE && m->easy_handle == easy) {
+        result = m->data.result;
+        done = true;
+      }
+    }
+    if (done) break;
+    if (running == 0) {  // ended without a result: cannot happen, but must not loop
+      result = CURLE_GOT_NOTHING;
+      break;
+    }
+    if (abort()) {
+      result = CURLE_ABORTED_BY_CALLBACK;
+      break;
+    }
+    curl_multi_poll(multi, nullptr, 0, static_cast<int>(kWaitSlice.count()), nullptr);
+  }
+  curl_multi_remove_handle(multi, easy);
+  return result;
+}
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<Response*>(user);
@@ -99,6 +171,21 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 size_t on_header(char* data, size_t size, size_t n, void* user) {
   auto* r = static_cast<Response*>(user);
   std::string_view line(data, size * n);
+  if (line.starts_with("HTTP/")) {
+    // A status line ("HTTP/1.1 429 Too Many Requests"): a new response begins (after a 100
+    // Continue or a redirect, the last one counts).
+    *r = Response{};
+    size_t code = line.find(' ');
+    size_t reason = code == std::string_view::npos ? code : line.find(' ', code + 1);
+    if (reason != std::string_view::npos) {
+      std::string_view phrase = line.substr(reason + 1);
+      while (!phrase.empty() && (phrase.back() == '\r' || phrase.back() == '\n')) {
+        phrase.remove_suffix(1);
+      }
+      r->reason = printable(phrase, 60);
+    }
+    return size * n;
+  }
   constexpr std::string_view kName = "retry-after:";
   if (line.size() > kName.size() &&
       std::equal(kName.begin(), kName.end(), line.begin(),
@@ -128,7 +215,12 @@ struct OtlpHttpExporter::Curl {
   struct ListDeleter {
     void operator()(curl_slist* l) const { curl_slist_free_all(l); }
   };
+  struct MultiDeleter {
+    void operator()(CURLM* m) const { curl_multi_cleanup(m); }
+  };
   std::unique_ptr<CURL, EasyDeleter> easy;
+  // Drives `easy` (perform()); holds the connection cache, so connections are kept alive.
+  std::unique_ptr<CURLM, MultiDeleter> multi;
   std::unique_ptr<curl_slist, ListDeleter> headers;
   char error[CURL_ERROR_SIZE] = {};
 };
@@ -172,7 +264,10 @@ Result<std::unique_ptr<OtlpHttpExporter>> OtlpHttpExporter::create(HttpExporterC
     return make_error(ErrorKind::Io, "libcurl initialisation failed (out of memory?)");
   }
   curl->easy.reset(curl_easy_init());
-  if (!curl->easy) return make_error(ErrorKind::Io, "curl_easy_init failed (out of memory?)");
+  curl->multi.reset(curl_multi_init());
+  if (!curl->easy || !curl->multi) {
+    return make_error(ErrorKind::Io, "curl_easy_init failed (out of memory?)");
+  }
   return std::unique_ptr<OtlpHttpExporter>(new OtlpHttpExporter(std::move(config), std::move(curl)));
 }
 
@@ -207,11 +302,37 @@ Result<void> OtlpHttpExporter::flush() {
   return {};
 }
 
+void OtlpHttpExporter::set_deadline(Clock::time_point deadline) {
+  deadline_.store(deadline.time_since_epoch().count());
+}
+
+ExportStop OtlpHttpExporter::stop_reason() const {
+  if (config_.stop_requested != nullptr && config_.stop_requested->load() != 0) {
+    return ExportStop::Signal;
+  }
+  if (Clock::now().time_since_epoch().count() >= deadline_.load()) return ExportStop::Deadline;
+  return ExportStop::None;
+}
+
+std::unexpected<EbpfError> OtlpHttpExporter::abandon(OtlpSignal signal, const std::string& url,
+                                                     ExportStop why,
+                                                     const std::string& last_problem) {
+  ++stats_.requests_abandoned;
+  if (gave_up_ == ExportStop::None) gave_up_ = why;
+  return make_error(
+      ErrorKind::Io,
+      fmt::format("OTLP export of {} to {} given up unsent: {}{}", signal_name(signal), url,
+                  why == ExportStop::Signal ? "stopped by SIGINT/SIGTERM"
+                                            : "the export deadline passed",
+                  last_problem.empty() ? std::string() : "; last attempt: " + last_problem));
+}
+
 Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
   const std::string& path = signal == OtlpSignal::Traces    ? config_.traces_path
                             : signal == OtlpSignal::Metrics ? config_.metrics_path
                                                             : config_.profiles_path;
   const std::string url = config_.endpoint + path;
+  if (ExportStop why = stop_reason(); why != ExportStop::None) return abandon(signal, url, why, "");
   std::string compressed;
   if (config_.gzip) {
     BPFTAPE_ASSIGN_OR_RETURN(compressed, gzip_compress(raw));
@@ -220,8 +341,18 @@ Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
 
   CURL* h = curl_->easy.get();
   std::string last_problem;
+  long last_status = 0;  // of the last answer; 0: the last attempt got no HTTP answer
+  std::optional<std::chrono::milliseconds> last_retry_after;
+  const auto stop = [this] { return stop_reason() != ExportStop::None; };
   for (int attempt = 1; attempt <= config_.max_attempts; ++attempt) {
+    if (ExportStop why = stop_reason(); why != ExportStop::None) {
+      return abandon(signal, url, why, last_problem);
+    }
     if (attempt > 1) ++stats_.retries;
+    // No attempt outlives the deadline: curl's own timeout ends it there too.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+        Clock::time_point(Clock::duration(deadline_.load())) - Clock::now());
+    const auto timeout = std::max(std::min(config_.timeout, left), std::chrono::milliseconds(1));
     Response response;
     curl_easy_reset(h);  // options from the previous request must not leak into this one
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
@@ -231,7 +362,7 @@ Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, curl_->headers.get());
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(config_.timeout.count()));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &response);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -239,7 +370,12 @@ Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, curl_->error);
     curl_->error[0] = '\0';
 
-    CURLcode rc = curl_easy_perform(h);
+    CURLcode rc = perform(curl_->multi.get(), h, stop);
+    if (rc == CURLE_ABORTED_BY_CALLBACK ||
+        (rc == CURLE_OPERATION_TIMEDOUT && stop_reason() != ExportStop::None)) {
+      return abandon(signal, url, stop_reason(),
+                     last_problem.empty() ? "the collector had not answered" : last_problem);
+    }
     bool retry = false;
     if (rc == CURLE_OK) {
       long status = 0;
@@ -249,18 +385,26 @@ Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
         stats_.rejected_items += rejected_items(signal, response.body);
         return {};
       }
-      last_problem = fmt::format("HTTP {} ({})", status, printable(response.body));
+      last_problem = describe_response(status, response);
+      last_status = status;
+      last_retry_after = response.retry_after;
       retry = retryable_status(status);
       if (!retry) {
         ++stats_.requests_failed;
-        return make_error(ErrorKind::Io,
-                          fmt::format("OTLP export of {} to {} was refused: {}; the collector "
-                                      "will not accept this request, retrying cannot help",
-                                      signal_name(signal), url, last_problem));
+        return make_error(
+            ErrorKind::Io,
+            fmt::format("OTLP export of {} to {} was refused: {}; {}", signal_name(signal), url,
+                        last_problem,
+                        status >= 500 ? "the collector failed on it (see its logs); OTLP/HTTP "
+                                        "retries only 429, 502, 503 and 504"
+                                      : "the collector will not accept this request, retrying "
+                                        "cannot help"));
       }
     } else {
       last_problem = fmt::format("{} ({})", curl_easy_strerror(rc),
                                  curl_->error[0] != '\0' ? curl_->error : "no detail");
+      last_status = 0;
+      last_retry_after.reset();
       retry = retryable_curl(rc);
       if (!retry) {
         ++stats_.requests_failed;
@@ -270,47 +414,55 @@ Result<void> OtlpHttpExporter::post(OtlpSignal signal, const std::string& raw) {
     }
     if (attempt == config_.max_attempts) break;
     // Exponential backoff, or the server's Retry-After (bounded so a misbehaving server cannot
-    // stall the exporter indefinitely).
+    // stall the exporter indefinitely). A retry that would come after the deadline is not
+    // waited for.
     auto backoff = std::min(config_.initial_backoff * (int64_t{1} << std::min(attempt - 1, 20)),
                             config_.max_backoff);
     if (response.retry_after) backoff = std::min(*response.retry_after, config_.max_retry_after);
-    std::this_thread::sleep_for(backoff);
+    const auto retry_at = Clock::now() + backoff;
+    if (retry_at.time_since_epoch().count() >= deadline_.load()) {
+      return abandon(signal, url, ExportStop::Deadline, last_problem);
+    }
+    for (auto now = Clock::now(); now < retry_at && !stop(); now = Clock::now()) {
+      std::this_thread::sleep_until(std::min(retry_at, now + kWaitSlice));
+    }
   }
   ++stats_.requests_failed;
   return make_error(ErrorKind::Io,
-                    fmt::format("OTLP export of {} to {} failed after {} attempts: {}; check "
-                                "that the collector is running and the endpoint is right",
-                                signal_name(signal), url, config_.max_attempts, last_problem));
+                    fmt::format("OTLP export of {} to {} failed after {} attempts: {}; {}",
+                                signal_name(signal), url, config_.max_attempts, last_problem,
+                                advice(last_status, last_retry_after)));
 }
 
 // ---------------------------------------------------------------- file
 
-Result<OtlpJsonFileWriter> OtlpJsonFileWriter::open(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (f == nullptr) return errno_error(ErrorKind::Io, fmt::format("open {}", path), errno);
-  return OtlpJsonFileWriter(path, f);
+Result<OtlpJsonFileWriter> OtlpJsonFileWriter::open(const std::string& path,
+                                                    const OutputFileOptions& options, bool live) {
+  BPFTAPE_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, options));
+  if (live) BPFTAPE_RETURN_IF_ERROR(file.publish());
+  BPFTAPE_ASSIGN_OR_RETURN(std::FILE* stream, file.stream());
+  return OtlpJsonFileWriter(std::move(file), stream);
 }
 
 Result<void> OtlpJsonFileWriter::write(const google::protobuf::Message& request) {
-  if (!file_) {
-    return make_error(ErrorKind::Io, fmt::format("write to {} after close()", path_));
+  if (stream_ == nullptr) {
+    return make_error(ErrorKind::Io, fmt::format("write to {} after close()", file_.path()));
   }
   scratch_.clear();
   append_otlp_json(request, &scratch_);
   scratch_ += '\n';
-  if (std::fwrite(scratch_.data(), 1, scratch_.size(), file_.get()) != scratch_.size() ||
-      std::fflush(file_.get()) != 0) {
-    return errno_error(ErrorKind::Io, fmt::format("write {}", path_), errno);
+  if (std::fwrite(scratch_.data(), 1, scratch_.size(), stream_) != scratch_.size() ||
+      std::fflush(stream_) != 0) {
+    return errno_error(ErrorKind::Io, fmt::format("write {}", file_.path()), errno);
   }
   ++lines_;
   return {};
 }
 
 Result<void> OtlpJsonFileWriter::close() {
-  if (!file_) return {};
-  std::FILE* f = file_.release();
-  if (std::fclose(f) != 0) return errno_error(ErrorKind::Io, fmt::format("close {}", path_), errno);
-  return {};
+  if (stream_ == nullptr) return {};
+  stream_ = nullptr;
+  return file_.finish();
 }
 
 }  // namespace otlp::ebpf

@@ -2,7 +2,6 @@
 
 #include <condition_variable>
 #include <deque>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -27,16 +26,35 @@ int hex_digit(char c) {
   return -1;
 }
 
-Result<void> write_file(const std::string& path, std::string_view bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  if (!f) return errno_error(ErrorKind::Io, fmt::format("open {}", path), errno);
-  f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  f.close();
-  if (!f) return errno_error(ErrorKind::Io, fmt::format("write {}", path), errno);
-  return {};
+Result<void> write_file(const std::string& path, std::string_view bytes,
+                        const OutputFileOptions& options) {
+  BPFTAPE_ASSIGN_OR_RETURN(OutputFile file, OutputFile::create(path, options));
+  BPFTAPE_RETURN_IF_ERROR(file.write(bytes));
+  return file.finish();
+}
+
+// "30 s", "1.5 s", "200 ms"
+std::string describe_duration(std::chrono::milliseconds d) {
+  return d < std::chrono::seconds(1) ? fmt::format("{} ms", d.count())
+                                     : fmt::format("{:g} s", static_cast<double>(d.count()) / 1e3);
 }
 
 }  // namespace
+
+void UnsentItems::add(OtlpSignal signal, uint64_t items) {
+  ++requests;
+  switch (signal) {
+    case OtlpSignal::Traces: spans += items; break;
+    case OtlpSignal::Metrics: metric_points += items; break;
+    case OtlpSignal::Profiles: profile_samples += items; break;
+  }
+}
+
+std::string describe_unsent(const UnsentItems& unsent) {
+  return fmt::format("{} spans, {} metric points, {} profile samples ({} request{})", unsent.spans,
+                     unsent.metric_points, unsent.profile_samples, unsent.requests,
+                     unsent.requests == 1 ? "" : "s");
+}
 
 Result<std::vector<std::pair<std::string, std::string>>> parse_otlp_headers(std::string_view text) {
   std::vector<std::pair<std::string, std::string>> out;
@@ -70,7 +88,8 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_otlp_headers(std:
 }
 
 // The collector side of a stream: one thread owns the exporter and sends queued requests in
-// order. Requests are owned by the queue until sent.
+// order. Requests are owned by the queue until sent. Every request that does not reach the
+// collector is counted in `unsent`.
 struct OtlpStream::Sender {
   struct Request {
     OtlpSignal signal;
@@ -83,7 +102,8 @@ struct OtlpStream::Sender {
   }
   ~Sender() { stop(); }
 
-  // `wait`: block for room (final requests); else drop and count when full.
+  // `wait`: block for room (final requests); else drop and count when full. The wait ends:
+  // the sender takes a request at least every export deadline (each send is bounded by it).
   void push(Request request, bool wait) {
     std::unique_lock lock(mutex);
     if (wait) {
@@ -91,13 +111,15 @@ struct OtlpStream::Sender {
     } else if (queue.size() >= kQueueCapacity) {
       ++dropped_requests;
       dropped_items += request.items;
+      unsent.add(request.signal, request.items);
       return;
     }
     queue.push_back(std::move(request));
     changed.notify_all();
   }
 
-  // Sends what is queued, then ends the thread. Idempotent.
+  // Sends what is queued (or gives it up once the exporter's deadline passed or a stop was
+  // asked), then ends the thread. Idempotent.
   void stop() {
     {
       std::lock_guard lock(mutex);
@@ -118,9 +140,17 @@ struct OtlpStream::Sender {
         queue.pop_front();
         changed.notify_all();
       }
+      const uint64_t abandoned_before = exporter->stats().requests_abandoned;
       auto sent = exporter->send(request.signal, *request.message);
+      const bool abandoned = exporter->stats().requests_abandoned != abandoned_before;
       std::lock_guard lock(mutex);
-      if (!sent && !first_error) first_error = sent.error();
+      if (sent) continue;
+      unsent.add(request.signal, request.items);
+      if (abandoned) {
+        stopped_by = exporter->gave_up();
+      } else if (!first_failure) {
+        first_failure = sent.error();
+      }
     }
   }
 
@@ -132,17 +162,26 @@ struct OtlpStream::Sender {
   bool stopping = false;
   uint64_t dropped_requests = 0;
   uint64_t dropped_items = 0;
-  std::optional<EbpfError> first_error;
+  UnsentItems unsent;
+  // Why requests were given up (None: none was), and the first request refused or failed.
+  ExportStop stopped_by = ExportStop::None;
+  std::optional<EbpfError> first_failure;
 };
 
 OtlpStream::OtlpStream(OtlpOutput output) : output_(std::move(output)) {}
 
-OtlpStream::~OtlpStream() = default;  // ~Sender stops and joins
+OtlpStream::~OtlpStream() {
+  // ~Sender tries what is still queued: within the export deadline, as finish() would.
+  if (sender_ && !finished_) {
+    sender_->exporter->set_deadline(std::chrono::steady_clock::now() + output_.export_deadline);
+  }
+}
 
-Result<std::unique_ptr<OtlpStream>> OtlpStream::open(const OtlpOutput& output) {
+Result<std::unique_ptr<OtlpStream>> OtlpStream::open(const OtlpOutput& output, bool live_json) {
   std::unique_ptr<OtlpStream> stream(new OtlpStream(output));
   if (!output.json_path.empty()) {
-    BPFTAPE_ASSIGN_OR_RETURN(OtlpJsonFileWriter file, OtlpJsonFileWriter::open(output.json_path));
+    BPFTAPE_ASSIGN_OR_RETURN(OtlpJsonFileWriter file,
+                             OtlpJsonFileWriter::open(output.json_path, output.files, live_json));
     stream->json_.emplace(std::move(file));
   }
   if (!output.endpoint.empty()) {
@@ -151,6 +190,7 @@ Result<std::unique_ptr<OtlpStream>> OtlpStream::open(const OtlpOutput& output) {
     config.headers = output.headers;
     config.timeout = output.timeout;
     config.max_attempts = output.max_attempts;
+    config.stop_requested = output.stop_requested;
     BPFTAPE_ASSIGN_OR_RETURN(auto exporter, OtlpHttpExporter::create(std::move(config)));
     stream->sender_ = std::make_unique<Sender>(std::move(exporter));
   }
@@ -220,6 +260,10 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
                                             const ProfileOptions& profile_options) {
   if (finished_) return make_error(ErrorKind::ConfigError, "the OTLP stream is finished");
   finished_ = true;
+  // From here on, everything still to send has export_deadline.
+  if (sender_) {
+    sender_->exporter->set_deadline(std::chrono::steady_clock::now() + output_.export_deadline);
+  }
   BPFTAPE_RETURN_IF_ERROR(convert_and_send(recording, results, /*final=*/true));
   const bool want_profile = output_.profiles && results.cpu != nullptr;
   if (want_profile) {
@@ -239,7 +283,7 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
     }
     if (!output_.pprof_path.empty()) {
       BPFTAPE_ASSIGN_OR_RETURN(std::string gz, pprof_gzip(profile.pprof));
-      BPFTAPE_RETURN_IF_ERROR(write_file(output_.pprof_path, gz));
+      BPFTAPE_RETURN_IF_ERROR(write_file(output_.pprof_path, gz, output_.files));
     }
     if (sender_) {
       sender_->push({OtlpSignal::Profiles,
@@ -253,7 +297,23 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
     report_.exporter = sender_->exporter->stats();
     report_.exporter.dropped_requests += sender_->dropped_requests;
     report_.exporter.dropped_items += sender_->dropped_items;
-    if (sender_->first_error) return std::unexpected(*sender_->first_error);
+    report_.unsent = sender_->unsent;
+    const ExportStop stopped = sender_->stopped_by;
+    if (stopped != ExportStop::None || sender_->first_failure) {
+      std::string message =
+          stopped == ExportStop::Deadline
+              ? fmt::format("OTLP export to {} stopped at its {} deadline (raise it with "
+                            "--otlp-timeout)",
+                            output_.endpoint, describe_duration(output_.export_deadline))
+          : stopped == ExportStop::Signal
+              ? fmt::format("OTLP export to {} stopped by SIGINT/SIGTERM", output_.endpoint)
+              : sender_->first_failure->message();
+      message += "; not sent: " + describe_unsent(report_.unsent);
+      if (stopped != ExportStop::None && sender_->first_failure) {
+        message += "; before that: " + sender_->first_failure->message();
+      }
+      return make_error(ErrorKind::Io, std::move(message));
+    }
   }
   return report_;
 }
@@ -261,7 +321,8 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
 Result<OtlpExportReport> export_results(const OtlpOutput& output, const RecordingContext& recording,
                                         const AggregatorResults& results,
                                         const InternTable* interned) {
-  BPFTAPE_ASSIGN_OR_RETURN(auto stream, OtlpStream::open(output));
+  // Written whole at the end: a run that fails leaves no partial OTLP/JSON file.
+  BPFTAPE_ASSIGN_OR_RETURN(auto stream, OtlpStream::open(output, /*live_json=*/false));
   return stream->finish(recording, results, interned, output.profile);
 }
 

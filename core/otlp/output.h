@@ -44,6 +44,21 @@ struct OtlpOutput {
   ProfileOptions profile;   // sample rate and symbolizer for the CPU profile
 };
 
+// What never reached the collector: requests refused, failed after their retries, dropped
+// from a full queue, or given up at the export deadline or on a stop request, and the items in
+// them.
+struct UnsentItems {
+  uint64_t requests = 0;
+  uint64_t spans = 0;
+  uint64_t metric_points = 0;
+  uint64_t profile_samples = 0;
+
+  void add(OtlpSignal signal, uint64_t items);
+  bool any() const { return requests != 0; }
+};
+// "4 spans, 26 metric points, 6 profile samples (3 requests)"
+std::string describe_unsent(const UnsentItems& unsent);
+
 // What was produced and delivered. Exporter figures are what the report prints: requests
 // refused or dropped are counted here, never silently lost.
 struct OtlpExportReport {
@@ -52,6 +67,7 @@ struct OtlpExportReport {
   uint64_t profile_samples = 0;
   uint64_t json_lines = 0;
   ExporterStats exporter;
+  UnsentItems unsent;  // to the collector
 };
 
 // Export as a stream: while a recording runs, export_interval() sends what is final so far —
@@ -62,18 +78,27 @@ struct OtlpExportReport {
 // collector from a sender thread owned by the stream, through a bounded queue, so a slow or
 // absent collector never stalls the caller: interval requests that find the queue full are
 // dropped and counted, finish() waits for room. The OTLP/JSON file is created by open() and
-// gets one line per request as it is made.
+// gets one line per request as it is made (with `live_json`, visible at its name from the
+// start; otherwise it appears whole at finish()).
+//
+// finish() bounds the rest of the export by output.export_deadline: requests, retries and
+// backoff included; what is not delivered by then is given up and reported as not sent (an
+// error naming the counts). output.stop_requested becoming non-zero does the same at once
+// (within ~100 ms), during the stream or at its end.
 class OtlpStream {
  public:
-  static Result<std::unique_ptr<OtlpStream>> open(const OtlpOutput& output);
-  ~OtlpStream();  // stops the sender; requests still queued are tried first (finish() or not)
+  static Result<std::unique_ptr<OtlpStream>> open(const OtlpOutput& output, bool live_json = true);
+  // Stops the sender; requests still queued are tried first (finish() or not), within
+  // export_deadline when finish() was not called.
+  ~OtlpStream();
   OtlpStream(const OtlpStream&) = delete;
   OtlpStream& operator=(const OtlpStream&) = delete;
 
   Result<void> export_interval(const RecordingContext& recording, const AggregatorResults& results);
   // `interned` is needed only for profiles (stack ids); may be null otherwise. `profile`:
   // sample rate and symbolizer, known only at the end of a recording. The report covers the
-  // whole stream. After finish() the stream accepts nothing more.
+  // whole stream. After finish() the stream accepts nothing more. An Io error when requests
+  // failed or were given up: it says why and what was not sent (describe_unsent).
   Result<OtlpExportReport> finish(const RecordingContext& recording,
                                   const AggregatorResults& results, const InternTable* interned,
                                   const ProfileOptions& profile);
@@ -97,7 +122,8 @@ class OtlpStream {
 
 // Converts the aggregations and exports them. With an endpoint, each signal is one request;
 // a failed request does not stop the others, and the first error is returned after all were
-// tried (report figures are lost with it: call again for them, or export to a file).
+// tried or the export deadline passed, with what was not sent (report figures are lost with
+// it: call again for them, or export to a file).
 // `interned` is needed only for profiles (stack ids); may be null otherwise.
 Result<OtlpExportReport> export_results(const OtlpOutput& output, const RecordingContext& recording,
                                         const AggregatorResults& results,

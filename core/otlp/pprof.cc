@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <zlib.h>
 
+#include "core/clock.h"
 #include "core/otlp/ids.h"
 #include "core/otlp/otlp_json.h"
 #include "core/otlp/resource.h"
@@ -156,9 +157,9 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
   pp.mutable_period_type()->set_type(b.str("cpu"));
   pp.mutable_period_type()->set_unit(b.str("nanoseconds"));
   pp.set_period(period_ns);
-  pp.set_time_nanos(static_cast<int64_t>(recording.clock.to_unix_ns(recording.start_ns)));
-  pp.set_duration_nanos(static_cast<int64_t>(
-      recording.end_ns > recording.start_ns ? recording.end_ns - recording.start_ns : 0));
+  // int64 fields: a tape's times can be anything, so they saturate rather than turn negative.
+  pp.set_time_nanos(saturating_int64(recording.clock.to_unix_ns(recording.start_ns)));
+  pp.set_duration_nanos(saturating_int64(saturating_sub(recording.end_ns, recording.start_ns)));
   const int64_t pid_key = b.str("pid");
   const int64_t process_key = b.str("process");
 
@@ -173,8 +174,8 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
     for (uint64_t addr : interned.stack(s.user_stack)) {
       sample->add_location_id(b.location(s.pid, addr, /*kernel=*/false));
     }
-    sample->add_value(static_cast<int64_t>(s.count));
-    sample->add_value(static_cast<int64_t>(s.count) * period_ns);
+    sample->add_value(saturating_int64(s.count));
+    sample->add_value(saturating_int64(saturating_mul(s.count, static_cast<uint64_t>(period_ns))));
     auto* pid_label = sample->add_label();
     pid_label->set_key(pid_key);
     pid_label->set_num(s.pid);

@@ -62,6 +62,11 @@ void FakeCollector::script(std::vector<ScriptedResponse> responses) {
   script_.assign(responses.begin(), responses.end());
 }
 
+void FakeCollector::set_fallback(ScriptedResponse response) {
+  std::lock_guard lock(mu_);
+  fallback_ = std::move(response);
+}
+
 std::vector<ReceivedRequest> FakeCollector::requests() const {
   std::lock_guard lock(mu_);
   return received_;
@@ -125,10 +130,19 @@ void FakeCollector::handle(int fd) {
   {
     std::lock_guard lock(mu_);
     received_.push_back(std::move(req));
+    resp = fallback_;
     if (!script_.empty()) {
       resp = std::move(script_.front());
       script_.pop_front();
     }
+  }
+  if (resp.hang) {
+    // Until the client hangs up (readable with nothing to read) or the collector stops.
+    while (!stop_) {
+      if (!wait_fd(fd, POLLIN, 100)) continue;
+      if (read(fd, buf, sizeof buf) <= 0) return;
+    }
+    return;
   }
   std::string out = "HTTP/1.1 " + std::to_string(resp.status) + " Scripted\r\n";
   out += "Content-Type: application/x-protobuf\r\nConnection: close\r\n";

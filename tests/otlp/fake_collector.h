@@ -27,6 +27,10 @@ struct ScriptedResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // A collector that accepts and never answers: the request is read and recorded, then the
+  // connection is held without a response until the client hangs up or the collector stops
+  // (the collector serves nobody else meanwhile; later connections wait in its backlog).
+  bool hang = false;
 };
 
 class FakeCollector {
@@ -37,8 +41,9 @@ class FakeCollector {
   bool ok() const { return listen_fd_ >= 0; }
   uint16_t port() const { return port_; }
   std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  // Responses for the next requests, in order; after they run out, 200.
+  // Responses for the next requests, in order; after they run out, `fallback` (default 200).
   void script(std::vector<ScriptedResponse> responses);
+  void set_fallback(ScriptedResponse response);
   std::vector<ReceivedRequest> requests() const;
 
  private:
@@ -50,6 +55,7 @@ class FakeCollector {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::deque<ScriptedResponse> script_;
+  ScriptedResponse fallback_;
   std::vector<ReceivedRequest> received_;
   std::thread thread_;
 };
