@@ -16,6 +16,10 @@
 #include "core/tape/format.h"
 #include "core/tape/types.h"
 
+namespace otlp::ebpf::tape {
+class EventFrameEncoder;
+}  // namespace otlp::ebpf::tape
+
 namespace otlp::ebpf::tape::hostile {
 
 // Assembles a tape frame by frame, without the writer's rules: any frame, any order, any
@@ -26,6 +30,8 @@ class TapeBuilder {
 
   // Appends an events frame holding `events` (one batch) and `losses`; returns its offset.
   uint64_t events(std::span<const EbpfEvent> events, std::span<const LossRecord> losses = {});
+  // Appends an events frame of `count` copies of `event` (one batch), without a vector of them.
+  uint64_t repeated_event(const EbpfEvent& event, uint32_t count);
   // Appends an Interned frame continuing the ids so far.
   uint64_t interned(const std::vector<std::string>& strings,
                     const std::vector<std::vector<uint64_t>>& stacks = {});
@@ -40,6 +46,7 @@ class TapeBuilder {
   uint64_t index_offset() const { return index_offset_; }
 
  private:
+  uint64_t events_frame(EventFrameEncoder& encoder);
   uint64_t append_frame(uint8_t type, std::span<const uint8_t> raw, IndexEntry entry);
 
   std::vector<uint8_t> bytes_;
@@ -51,11 +58,11 @@ class TapeBuilder {
   uint64_t index_offset_ = 0;
 };
 
-// One crafted tape and what it attacks.
+// One crafted tape and what it attacks; made on demand (the bombs take a second or two).
 struct HostileTape {
   std::string name;  // file name stem, e.g. "event-bomb"
   std::string what;
-  std::vector<uint8_t> bytes;
+  std::function<std::vector<uint8_t>()> make;
 };
 
 // Frames of highly compressible events: `frames` x `events_per_frame` syscall events at one
@@ -86,6 +93,8 @@ std::vector<uint8_t> control_bytes();
 
 // Every tape above (with sizes that exceed the default limits where that is the attack).
 std::vector<HostileTape> all_hostile_tapes();
+// The one named `name` (throws std::out_of_range when there is none).
+HostileTape hostile_tape(const std::string& name);
 
 // The syscall events the small tapes above carry (timestamps from `first_ns`, 1 us apart).
 std::vector<EbpfEvent> plain_events(size_t count, uint64_t first_ns = 1'000'000'000);
