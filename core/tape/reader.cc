@@ -982,7 +982,15 @@ Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> sour
   impl->options = options;
   impl->source = std::move(source);
   const uint64_t size = impl->source->size();
-  const ReadLimits& limits = options.limits;
+  ReadLimits limits = options.limits;
+  if (kFuzzing) {
+    // Fuzz builds: small floors, so that every input is decoded in milliseconds and a bomb is
+    // refused as it would be at full size.
+    limits.min_decoded_bytes = std::min<uint64_t>(limits.min_decoded_bytes, 16u << 20);
+    limits.min_retained_bytes = std::min<uint64_t>(limits.min_retained_bytes, 16u << 20);
+    limits.max_frame_events = std::min<uint64_t>(limits.max_frame_events, 1u << 16);
+  }
+  impl->options.limits = limits;
   impl->decoded_budget = std::max(limits.min_decoded_bytes,
                                   saturating_mul(limits.decoded_per_file_byte, size));
   impl->retained_budget = std::max(limits.min_retained_bytes,
