@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -27,7 +28,15 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 constexpr rlim_t kAddressSpaceLimit = rlim_t{2} << 30;
+#if defined(__SANITIZE_ADDRESS__)
+// An ASan build (build-asan) reserves terabytes of shadow address space, so it cannot start
+// under RLIMIT_AS: its own RSS limit stands in for it, and it runs a few times slower.
+constexpr bool kSanitized = true;
+constexpr auto kDeadline = std::chrono::seconds(60);
+#else
+constexpr bool kSanitized = false;
 constexpr auto kDeadline = std::chrono::seconds(20);
+#endif
 
 struct Outcome {
   bool timed_out = false;
@@ -47,8 +56,13 @@ Outcome run_limited(const std::vector<std::string>& args, const std::string& err
   Outcome out;
   pid_t pid = fork();
   if (pid == 0) {
-    rlimit limit{kAddressSpaceLimit, kAddressSpaceLimit};
-    setrlimit(RLIMIT_AS, &limit);
+    if (kSanitized) {
+      std::string options = getenv("ASAN_OPTIONS") ? getenv("ASAN_OPTIONS") : "";
+      setenv("ASAN_OPTIONS", (options + ":hard_rss_limit_mb=2048").c_str(), 1);
+    } else {
+      rlimit limit{kAddressSpaceLimit, kAddressSpaceLimit};
+      setrlimit(RLIMIT_AS, &limit);
+    }
     int null = open("/dev/null", O_RDWR);
     int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     dup2(null, 0);
@@ -138,6 +152,13 @@ TEST_P(HostileCli, EveryConsumerEndsCleanlyUnderTwoGiB) {
     // simulate --from on times near 2^64 is HostileCliTimes' (a separate fix).
     if (GetParam() == "wrapped-times" && args[0] == "simulate") continue;
     Outcome o = expect_contained(args, dir_.file("stderr"));
+    // Every event of these is intact: a warning at most, never a failure.
+    static const std::set<std::string> intact = {
+        "index-wrong-times", "index-bad-magic", "damaged-trailer", "index-duplicate-offsets",
+        "duplicated-frame", "duplicated-frame-open", "huge-losses", "control-bytes"};
+    if (intact.contains(GetParam())) {
+      EXPECT_EQ(o.exit_code, 0) << command_line(args) << "\n" << o.err;
+    }
     // A bomb is a limit, named as such, not "corrupt".
     if (GetParam().find("bomb") != std::string::npos) {
       EXPECT_EQ(o.exit_code, 1) << command_line(args);
