@@ -45,6 +45,8 @@ ReadResult read_everything(TapeReader& reader) {
   return r;
 }
 
+// The reader borrows `bytes`: they must outlive it (hence no temporaries).
+std::unique_ptr<TapeReader> open_bytes(std::vector<uint8_t>&&, const ReaderOptions& = {}) = delete;
 std::unique_ptr<TapeReader> open_bytes(const std::vector<uint8_t>& bytes,
                                        const ReaderOptions& options = {}) {
   auto reader = TapeReader::open_memory(bytes, options);
@@ -215,7 +217,8 @@ TEST(HostileTape, FrameDisagreeingWithTheIndexWhileReadingIsAWarning) {
 }
 
 TEST(HostileTape, DamagedIndexMagicFallsBackToScanning) {
-  auto reader = open_bytes(hostile::index_bad_magic());
+  const auto bytes = hostile::index_bad_magic();
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error) << r.error->to_string();
@@ -226,7 +229,8 @@ TEST(HostileTape, DamagedIndexMagicFallsBackToScanning) {
 }
 
 TEST(HostileTape, DamagedTrailerIsReportedAsDamaged) {
-  auto reader = open_bytes(hostile::damaged_trailer());
+  const auto bytes = hostile::damaged_trailer();
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error) << r.error->to_string();
@@ -236,7 +240,8 @@ TEST(HostileTape, DamagedTrailerIsReportedAsDamaged) {
 }
 
 TEST(HostileTape, IndexListingAFrameTwiceIsNotUsed) {
-  auto reader = open_bytes(hostile::index_duplicate_offsets());
+  const auto bytes = hostile::index_duplicate_offsets();
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   EXPECT_FALSE(reader->index().has_value());
   auto r = read_everything(*reader);
@@ -248,7 +253,8 @@ TEST(HostileTape, IndexListingAFrameTwiceIsNotUsed) {
 class DuplicatedFrame : public ::testing::TestWithParam<bool> {};
 
 TEST_P(DuplicatedFrame, IsReadOnce) {
-  auto reader = open_bytes(hostile::duplicated_events_frame(GetParam()));
+  const auto bytes = hostile::duplicated_events_frame(GetParam());
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error) << r.error->to_string();
@@ -264,7 +270,8 @@ TEST_P(DuplicatedFrame, IsReadOnce) {
 INSTANTIATE_TEST_SUITE_P(ClosedAndOpen, DuplicatedFrame, ::testing::Bool());
 
 TEST(HostileTape, LostEventTotalSaturates) {
-  auto reader = open_bytes(hostile::huge_loss_counts());
+  const auto bytes = hostile::huge_loss_counts();
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error);
@@ -273,7 +280,8 @@ TEST(HostileTape, LostEventTotalSaturates) {
 
 TEST(HostileTape, ControlBytesAreReadBackUnchanged) {
   // Escaping is the printers' job; the reader must hand the bytes over as they are.
-  auto reader = open_bytes(hostile::control_bytes());
+  const auto bytes = hostile::control_bytes();
+  auto reader = open_bytes(bytes);
   ASSERT_TRUE(reader);
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error);
