@@ -7,7 +7,11 @@
 // are read with traversal and nesting limits, and every decoded event passes validate_event()
 // and refers only to interned ids defined before it. A damaged frame is a FormatError naming
 // its byte offset; nothing in a file can crash the reader, hang it, or make it allocate more
-// than the frame limit per decode thread.
+// than the frame limit per decode thread. A whole read is bounded too (ReadLimits: decoded and
+// retained bytes derived from the file size); running out is a NotSupported error that says
+// how to raise the limits. The index is checked against the frames it points to and dropped,
+// with a warning, when it disagrees; open() refuses anything but a regular file without
+// blocking (O_NONBLOCK); std::bad_alloc never leaves a reader call. See docs/tape.md.
 //
 // Recovery: a tape whose writer did not close it has no index/trailer. open() succeeds if the
 // file header and metadata frame are whole; reading then scans frame by frame and stops at the
@@ -101,7 +105,8 @@ class TapeReader {
   const TapeMetadata& metadata() const;
   // True when the tape ends with a valid index and trailer (its writer closed it).
   bool complete() const;
-  // The index of a complete tape.
+  // The index of a complete tape, while it is trusted: empty when it disagreed with a frame
+  // (at open(), in seek() or while reading; a warning says so).
   const std::optional<TapeIndex>& index() const;
   uint64_t file_size() const;
 
