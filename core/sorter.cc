@@ -73,6 +73,18 @@ void Sorter::emit_up_to(uint64_t watermark, const Emit& emit) {
   flush_pending(emit);
 }
 
+void Sorter::release_when_full(const Emit& emit) {
+  if (held_count() < max_held_) return;
+  stats_.max_held = std::max<uint64_t>(stats_.max_held, held_count());
+  const uint64_t before = stats_.emitted;
+  while (held_count() > max_held_ / 2) {
+    uint64_t oldest = in_order_.empty() ? UINT64_MAX : in_order_.front().timestamp_ns;
+    if (!heap_.empty()) oldest = std::min(oldest, heap_.top().timestamp_ns);
+    emit_up_to(oldest, emit);
+  }
+  stats_.forced_events += stats_.emitted - before;
+}
+
 void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
   // The whole batch goes in before the watermark moves: a batch is one drain of every CPU, so
   // CPU 1's oldest events must not be judged late because CPU 0's newest came first in it.
@@ -84,12 +96,17 @@ void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
         (in_order_.empty() || e.timestamp_ns >= in_order_.back().timestamp_ns)) {
       // A run of events in time order (how recorded streams mostly arrive): none of it is late
       // (each is at least e's time) and all of it joins the FIFO, in one copy.
+      // At most up to max_held_ events at once: the FIFO never grows past it.
+      const size_t end = i + std::max<size_t>(1, max_held_ - std::min(max_held_, held_count()));
       size_t j = i + 1;
-      while (j < events.size() && events[j].timestamp_ns >= events[j - 1].timestamp_ns) ++j;
+      while (j < events.size() && j < end && events[j].timestamp_ns >= events[j - 1].timestamp_ns) {
+        ++j;
+      }
       in_order_.append(events.subspan(i, j - i));
       stats_.pushed += j - i;
       newest_ns_ = std::max(newest_ns_, events[j - 1].timestamp_ns);
       i = j;
+      release_when_full(emit);
       continue;
     }
     if (!late && window_ns_ == 0 && held_count() == 0 && e.timestamp_ns >= newest_ns_) {
@@ -118,6 +135,7 @@ void Sorter::push(std::span<const EbpfEvent> events, const Emit& emit) {
     } else {
       heap_.push(Held{e.timestamp_ns, sequence_++, e});
     }
+    release_when_full(emit);
   }
   stats_.max_held = std::max<uint64_t>(stats_.max_held, held_count());
   emit_up_to(newest_ns_ > window_ns_ ? newest_ns_ - window_ns_ : 0, emit);

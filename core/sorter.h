@@ -4,8 +4,14 @@
 // them in (timestamp, arrival) order. An event older than what was already emitted is "late":
 // it is still delivered (data is never thrown away) — immediately, out of order — and counted,
 // so consumers can check "output is ordered except for exactly late_events events".
+//
+// Memory is bounded: at most max_held events are held (a window's worth of a live recording is
+// far less). A stream that would make it hold more — a crafted tape with millions of events at
+// one timestamp, or within one window — makes it emit its oldest events early (counted as
+// forced_events); any event that then arrives older than those is late, as usual.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -21,13 +27,20 @@ struct SorterStats {
   uint64_t emitted = 0;
   uint64_t late_events = 0;        // emitted out of order (arrived after the window closed)
   uint64_t max_held = 0;           // peak number of events held (memory high-water mark)
+  uint64_t forced_events = 0;      // emitted before their window closed: max_held was reached
 };
+
+// Default bound on the events a Sorter holds: 2^21 events, 128 MiB. A live recording at 5 M
+// events/s holds ~0.5 M in a 100 ms window.
+inline constexpr size_t kDefaultMaxHeldEvents = size_t{1} << 21;
 
 class Sorter {
  public:
   // window_ns = 0: pass-through for streams that are already ordered (e.g. tapes), still
   // counting late events.
-  explicit Sorter(uint64_t window_ns) : window_ns_(window_ns) {}
+  // max_held >= 2 (a smaller value is raised to 2).
+  explicit Sorter(uint64_t window_ns, size_t max_held = kDefaultMaxHeldEvents)
+      : window_ns_(window_ns), max_held_(std::max<size_t>(2, max_held)) {}
 
   // Receives emitted events, in emission order, as consecutive spans that are valid only during
   // the call (they may point into the sorter's own storage: no copy on the way out).
@@ -52,6 +65,7 @@ class Sorter {
 
   const SorterStats& stats() const { return stats_; }
   uint64_t window_ns() const { return window_ns_; }
+  size_t max_held_events() const { return max_held_; }
 
  private:
   struct Held {
@@ -106,8 +120,12 @@ class Sorter {
   void emit_up_to(uint64_t watermark, const Emit& emit);
   void note_emitted(size_t n, uint64_t newest_ts);
   size_t held_count() const { return in_order_.size() + heap_.size(); }
+  // At max_held_: emits the oldest held events (whole timestamps at a time) until at most half
+  // of max_held_ remain.
+  void release_when_full(const Emit& emit);
 
   uint64_t window_ns_;
+  size_t max_held_;
   // Held events: recorded streams arrive almost in order, so events not older than the newest
   // FIFO event go to the FIFO (O(1)); only the out-of-order ones pay for the heap. Emission
   // merges the two. No arrival numbers are needed for FIFO events: a FIFO event and a heap

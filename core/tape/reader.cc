@@ -6,9 +6,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <deque>
 #include <future>
 #include <new>
+#include <set>
+#include <system_error>
+#include <tuple>
 #include <variant>
 
 #include <capnp/message.h>
@@ -17,8 +21,10 @@
 #include <kj/exception.h>
 #include <zstd.h>
 
+#include "core/saturating.h"
 #include "core/tape/event_codec.h"
 #include "core/tape/tape.capnp.h"
+#include "core/unique_fd.h"
 
 namespace otlp::ebpf::tape {
 namespace {
@@ -38,11 +44,9 @@ std::string str(capnp::Data::Reader d) {
 // not a SIGBUS as mmap would) or a caller-owned buffer.
 class Source {
  public:
-  Source(int fd, std::string path, uint64_t size) : fd_(fd), path_(std::move(path)), size_(size) {}
+  Source(UniqueFd fd, std::string path, uint64_t size)
+      : fd_(std::move(fd)), path_(std::move(path)), size_(size) {}
   explicit Source(std::span<const uint8_t> bytes) : bytes_(bytes), size_(bytes.size()) {}
-  ~Source() {
-    if (fd_ >= 0) ::close(fd_);
-  }
   Source(const Source&) = delete;
   Source& operator=(const Source&) = delete;
 
@@ -53,12 +57,12 @@ class Source {
       return make_error(ErrorKind::Io, fmt::format("read of {} bytes at byte {} is past the end "
                                                    "of {} ({} bytes)", n, offset, path_, size_));
     }
-    if (fd_ < 0) {
+    if (!fd_) {
       std::memcpy(dst, bytes_.data() + offset, n);
       return {};
     }
     while (n > 0) {
-      ssize_t got = ::pread(fd_, dst, n, static_cast<off_t>(offset));
+      ssize_t got = ::pread(fd_.get(), dst, n, static_cast<off_t>(offset));
       if (got < 0) {
         if (errno == EINTR) continue;
         return errno_error(ErrorKind::Io, fmt::format("read {} at byte {}", path_, offset), errno);
@@ -75,7 +79,7 @@ class Source {
   }
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
   std::string path_ = "<memory>";
   std::span<const uint8_t> bytes_;
   uint64_t size_ = 0;
@@ -119,11 +123,24 @@ struct InternedEntries {
   std::vector<std::vector<uint64_t>> stacks;
 };
 
+// What one frame may still take of the whole read's budget (ReadLimits), fixed when the frame is
+// read, before it is decoded (possibly on a worker thread). The frame's raw bytes are already
+// charged; apply() charges what decoding produced and re-checks, since frames decoded side by
+// side each saw the same remainder.
+struct FrameAllowance {
+  uint64_t max_events = 0;     // ReadLimits::max_frame_events
+  uint64_t decoded_left = 0;   // bytes of the decoded budget left
+  uint64_t retained_left = 0;  // bytes of the retained budget left
+};
+
 struct DecodedFrame {
   uint64_t offset = 0;
   uint8_t type = 0;
+  uint32_t crc = 0;
   uint64_t stored_bytes = 0;
   uint64_t raw_bytes = 0;
+  uint64_t decoded_charge = 0;   // event and loss bytes (raw bytes are charged when read)
+  uint64_t retained_charge = 0;  // what applying the frame keeps for the rest of the read
   std::variant<std::monostate, TapeMetadata, InternedEntries, DecodedEvents,
                std::vector<ProcessInfo>, std::pair<std::vector<Mapping>, std::vector<Symbol>>,
                BpfStatsSnapshot, TapeIndex>
@@ -135,6 +152,46 @@ EbpfError frame_error(uint64_t offset, std::string_view what) {
                    fmt::format("corrupt frame at byte {}: {} (the tape is damaged from this "
                                "byte on; everything before it is intact)",
                                offset, what));
+}
+
+// A ReadLimits budget ran out. Not a frame_error: nothing needs to be damaged for this (a
+// crafted tape is typically checksum-valid), and "corrupt" would send the user looking for the
+// wrong problem.
+EbpfError limit_error(uint64_t offset, std::string_view what) {
+  return EbpfError(ErrorKind::NotSupported,
+                   fmt::format("frame at byte {}: {}. Real tapes stay far below this limit, so "
+                               "the tape is refused as a likely decompression bomb; if it is "
+                               "genuine, raise the reader's limits with {}=N in the environment "
+                               "(multiplies every limit by N)",
+                               offset, what, kLimitScaleEnv));
+}
+
+EbpfError decoded_limit_error(uint64_t offset, uint64_t wanted, uint64_t left) {
+  return limit_error(offset, fmt::format("decoding it needs {} more bytes but only {} are left "
+                                         "of the read's decoded-bytes budget "
+                                         "(ReadLimits::decoded_per_file_byte x file size, at "
+                                         "least min_decoded_bytes)",
+                                         wanted, left));
+}
+
+EbpfError retained_limit_error(uint64_t offset, uint64_t wanted, uint64_t left) {
+  return limit_error(offset, fmt::format("its interned data, process records, symbols or stats "
+                                         "need {} bytes but only {} are left of the read's "
+                                         "retained-bytes budget "
+                                         "(ReadLimits::retained_per_file_byte x file size, at "
+                                         "least min_retained_bytes)",
+                                         wanted, left));
+}
+
+// Memory a kept entry costs besides its bytes (containers, index slots, allocator headers):
+// an upper bound, so that a frame of millions of empty entries is charged for what it costs.
+constexpr uint64_t kRetainedEntryBytes = 64;
+
+template <typename List>
+uint64_t text_bytes(List list) {
+  uint64_t total = 0;
+  for (auto t : list) total += t.size() + sizeof(std::string);
+  return total;
 }
 
 TapeMetadata decode_metadata(schema::Metadata::Reader in) {
@@ -169,7 +226,8 @@ TapeMetadata decode_metadata(schema::Metadata::Reader in) {
 // Everything below the frame header: checksum, decompression, Cap'n Proto, per-type decode.
 // Pure (touches no reader state), so it runs on worker threads. Cap'n Proto reports malformed
 // messages by throwing kj::Exception; this is the one place that turns them into errors.
-Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
+Result<DecodedFrame> decode_frame(const RawFrame& raw, const FrameAllowance& allowance,
+                                  EventVectorPool* pool) {
   const uint64_t off = raw.offset;
   const auto& h = raw.header;
   auto header_bytes = encode_frame_header(h.type, h.stored_size, h.raw_size, raw.stored);
@@ -195,6 +253,7 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
   DecodedFrame out;
   out.offset = off;
   out.type = h.type;
+  out.crc = h.crc;
   out.stored_bytes = raw.stored.size();
   out.raw_bytes = h.raw_size;
   try {
@@ -224,9 +283,18 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
         entries.first_string = in.getFirstStringId();
         entries.first_stack = in.getFirstStackId();
         auto strings = in.getStrings();
+        auto stacks = in.getStacks();
+        // Charged before anything is copied: a frame of millions of tiny entries costs far more
+        // in memory than in the message.
+        uint64_t charge = 0;
+        for (auto s : strings) charge += s.size() + kRetainedEntryBytes;
+        for (auto s : stacks) charge += s.size() * sizeof(uint64_t) + kRetainedEntryBytes;
+        if (charge > allowance.retained_left) {
+          return std::unexpected(retained_limit_error(off, charge, allowance.retained_left));
+        }
+        out.retained_charge = charge;
         entries.strings.reserve(strings.size());
         for (auto s : strings) entries.strings.push_back(str(s));
-        auto stacks = in.getStacks();
         entries.stacks.reserve(stacks.size());
         for (auto s : stacks) {
           auto& frames = entries.stacks.emplace_back();
@@ -237,7 +305,20 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
         break;
       }
       case FrameType::Events: {
-        auto decoded = decode_events(message.getRoot<schema::Events>(), pool);
+        auto in = message.getRoot<schema::Events>();
+        const uint64_t events = in.getEventCount();
+        if (events > allowance.max_events) {
+          return std::unexpected(limit_error(
+              off, fmt::format("it holds {} events, over the limit of {} events per frame "
+                               "(ReadLimits::max_frame_events; bpftape writes at most 262144)",
+                               events, allowance.max_events)));
+        }
+        out.decoded_charge = events * sizeof(EbpfEvent) + in.getLossCount() * sizeof(LossRecord);
+        if (out.decoded_charge > allowance.decoded_left) {
+          return std::unexpected(
+              decoded_limit_error(off, out.decoded_charge, allowance.decoded_left));
+        }
+        auto decoded = decode_events(in, pool);
         if (!decoded) return std::unexpected(frame_error(off, decoded.error().message()));
         out.content = std::move(*decoded);
         break;
@@ -245,6 +326,16 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
       case FrameType::Processes: {
         std::vector<ProcessInfo> list;
         auto updates = message.getRoot<schema::Processes>().getUpdates();
+        uint64_t charge = 0;
+        for (auto p : updates) {
+          charge += sizeof(ProcessInfo) + kRetainedEntryBytes + p.getComm().size() +
+                    p.getExe().size() + p.getCgroup().size() + p.getContainerId().size() +
+                    text_bytes(p.getCmdline());
+        }
+        if (charge > allowance.retained_left) {
+          return std::unexpected(retained_limit_error(off, charge, allowance.retained_left));
+        }
+        out.retained_charge = charge;
         list.reserve(updates.size());
         for (auto p : updates) {
           ProcessInfo info{p.getPid(), p.getPpid(), str(p.getComm()), str(p.getExe()), {},
@@ -259,6 +350,15 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
       }
       case FrameType::Symbols: {
         auto in = message.getRoot<schema::Symbols>();
+        uint64_t charge = 0;
+        for (auto m : in.getMappings()) {
+          charge += sizeof(Mapping) + m.getPath().size() + m.getBuildId().size();
+        }
+        for (auto s : in.getSymbols()) charge += sizeof(Symbol) + s.getName().size();
+        if (charge > allowance.retained_left) {
+          return std::unexpected(retained_limit_error(off, charge, allowance.retained_left));
+        }
+        out.retained_charge = charge;
         std::pair<std::vector<Mapping>, std::vector<Symbol>> content;
         for (auto m : in.getMappings()) {
           content.first.push_back(Mapping{m.getPid(), m.getStart(), m.getEnd(),
@@ -274,6 +374,12 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
       }
       case FrameType::BpfStats: {
         auto in = message.getRoot<schema::BpfStats>();
+        uint64_t charge = sizeof(BpfStatsSnapshot);
+        for (auto p : in.getPrograms()) charge += sizeof(BpfProgramStats) + p.getName().size();
+        if (charge > allowance.retained_left) {
+          return std::unexpected(retained_limit_error(off, charge, allowance.retained_left));
+        }
+        out.retained_charge = charge;
         BpfStatsSnapshot snap;
         snap.timestamp_ns = in.getTimestampNs();
         snap.sampled = in.getSampled();
@@ -294,6 +400,11 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
         index.string_count = in.getStringCount();
         index.stack_count = in.getStackCount();
         auto frames = in.getFrames();
+        out.retained_charge = frames.size() * sizeof(IndexEntry);
+        if (out.retained_charge > allowance.retained_left) {
+          return std::unexpected(
+              retained_limit_error(off, out.retained_charge, allowance.retained_left));
+        }
         index.frames.reserve(frames.size());
         for (auto f : frames) {
           index.frames.push_back(IndexEntry{f.getOffset(), f.getType(), f.getFirstTimestampNs(),
@@ -310,7 +421,13 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, EventVectorPool* pool) {
         off, fmt::format("malformed {} message: {}", frame_type_name(h.type),
                          std::string_view(e.getDescription().cStr()))));
   } catch (const std::bad_alloc&) {
-    return std::unexpected(frame_error(off, "out of memory while decoding"));
+    // Every allocation above is bounded by ReadLimits; this is a process short of memory (e.g.
+    // under a small address-space limit), not a damaged frame.
+    return make_error(ErrorKind::Io,
+                      fmt::format("out of memory while decoding the {} frame at byte {} ({} "
+                                  "bytes decompressed): lower ReaderOptions::decode_threads or "
+                                  "give the process more memory",
+                                  frame_type_name(h.type), off, h.raw_size));
   }
   return out;
 }
@@ -325,9 +442,18 @@ struct TapeReader::Impl {
   TapeMetadata metadata;
   uint64_t first_frame_offset = 0;  // just after the metadata frame
   uint64_t data_end = 0;            // index offset (complete) or file size
-  uint64_t scan_end = 0;            // where scanning stops when the index is unreadable
+  // The index frame's offset as an intact trailer states it (0: none). Scanning (no usable
+  // index) stops there: the events end where the index begins, whatever state it is in.
+  uint64_t scan_end = 0;
   bool complete = false;
+  // The index, while it is trusted: reset when it is found to disagree with a frame.
   std::optional<TapeIndex> index;
+  bool index_rejected = false;  // a damaged or disagreeing index was found (and warned about)
+  // Just past an Index frame met while scanning: a closed tape whose trailer is damaged.
+  std::optional<uint64_t> scanned_index_end;
+  // ReadLimits as budgets for this file (see ReaderOptions::limits).
+  uint64_t decoded_budget = 0;
+  uint64_t retained_budget = 0;
 
   InternTable interns;
   std::map<uint32_t, ProcessInfo> processes;
@@ -351,14 +477,28 @@ struct TapeReader::Impl {
   std::deque<EventBatch> ready;
   uint64_t pass_events = 0;  // events delivered by frames of the current pass (for warnings)
   uint64_t pass_frames = 0;
+  // Events frames of the current pass by content (crc, stored and raw size, first and last
+  // timestamp, event count) -> offset of the first copy: a frame repeated in the file is read
+  // once. Each entry is charged to the retained budget while it is held.
+  using FrameKey = std::tuple<uint32_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t>;
+  std::map<FrameKey, uint64_t> pass_event_frames;
+  uint64_t pass_duplicates = 0;
+  std::pair<uint64_t, uint64_t> first_duplicate;  // (copy, original) offsets
 
   Result<ReadOutcome> read_frame(uint64_t offset, uint64_t end) const;
+  Result<FrameAllowance> charge_read(const RawFrame& frame);
   Result<DecodedFrame> read_and_decode(uint64_t offset, uint64_t end, uint8_t expected_type);
+  Result<void> charge_retained(uint64_t offset, uint64_t bytes);
   Result<void> apply(DecodedFrame&& frame);
   Result<void> apply_interned(uint64_t offset, const InternedEntries& entries);
+  void check_against_index(uint64_t offset, const DecodedEvents& events);
+  void reject_index(const std::string& why);
   void schedule();
   void reset_pipeline();
+  void clear_pass_frames();
   Result<void> load_index();
+  Result<void> check_index_frames(const TapeIndex& index, uint64_t index_offset);
+  Result<bool> entry_matches_frame(const IndexEntry& entry, std::string* why);
   void finish_pass();
 };
 
@@ -366,6 +506,7 @@ Result<ReadOutcome> TapeReader::Impl::read_frame(uint64_t offset, uint64_t end) 
   ReadOutcome out;
   if (offset >= end) return out;  // End
   const bool may_truncate = !complete;
+  if (may_truncate && scan_end != 0 && offset == scan_end) return out;  // End: the index
   if (end - offset < kFrameHeaderSize) {
     if (may_truncate) {
       out.status = ReadStatus::Truncated;
@@ -409,6 +550,18 @@ Result<ReadOutcome> TapeReader::Impl::read_frame(uint64_t offset, uint64_t end) 
   return out;
 }
 
+// Charges a frame's decompressed size before it is decompressed; the rest of the budget is what
+// decoding it may produce.
+Result<FrameAllowance> TapeReader::Impl::charge_read(const RawFrame& frame) {
+  const uint64_t left = decoded_budget - stats.decoded_bytes;  // decoded_bytes <= budget
+  if (frame.header.raw_size > left) {
+    return std::unexpected(decoded_limit_error(frame.offset, frame.header.raw_size, left));
+  }
+  stats.decoded_bytes += frame.header.raw_size;
+  return FrameAllowance{options.limits.max_frame_events, decoded_budget - stats.decoded_bytes,
+                        retained_budget - stats.retained_bytes};
+}
+
 Result<DecodedFrame> TapeReader::Impl::read_and_decode(uint64_t offset, uint64_t end,
                                                        uint8_t expected_type) {
   BPFTAPE_ASSIGN_OR_RETURN(ReadOutcome read, read_frame(offset, end));
@@ -423,7 +576,15 @@ Result<DecodedFrame> TapeReader::Impl::read_and_decode(uint64_t offset, uint64_t
         offset, fmt::format("expected a {} frame, found type {}", frame_type_name(expected_type),
                             read.frame.header.type)));
   }
-  return decode_frame(read.frame, &pool);
+  BPFTAPE_ASSIGN_OR_RETURN(FrameAllowance allowance, charge_read(read.frame));
+  return decode_frame(read.frame, allowance, &pool);
+}
+
+Result<void> TapeReader::Impl::charge_retained(uint64_t offset, uint64_t bytes) {
+  const uint64_t left = retained_budget - stats.retained_bytes;  // retained_bytes <= budget
+  if (bytes > left) return std::unexpected(retained_limit_error(offset, bytes, left));
+  stats.retained_bytes += bytes;
+  return {};
 }
 
 Result<void> TapeReader::Impl::apply_interned(uint64_t offset, const InternedEntries& e) {
@@ -451,7 +612,47 @@ Result<void> TapeReader::Impl::apply_interned(uint64_t offset, const InternedEnt
   return {};
 }
 
+// Whether an index entry says what its events frame holds: the count, and the times that
+// seeking and callers (the first event's time) rely on.
+bool entry_agrees(const IndexEntry& e, const DecodedEvents& ev) {
+  return e.event_count == ev.event_count && e.first_timestamp_ns == ev.first_timestamp_ns &&
+         e.last_timestamp_ns == ev.last_timestamp_ns;
+}
+
+std::string disagreement(const IndexEntry& e, const DecodedEvents& ev) {
+  return fmt::format("the index says the events frame at byte {} holds {} events/losses from "
+                     "{} to {} ns, it holds {} events from {} to {} ns",
+                     e.offset, e.event_count, e.first_timestamp_ns, e.last_timestamp_ns,
+                     ev.event_count, ev.first_timestamp_ns, ev.last_timestamp_ns);
+}
+
+void TapeReader::Impl::reject_index(const std::string& why) {
+  warnings.push_back(fmt::format("the index disagrees with the frames ({}); it is no longer "
+                                 "used: seeking reads the tape from its start",
+                                 why));
+  index.reset();
+  index_rejected = true;
+}
+
+void TapeReader::Impl::check_against_index(uint64_t offset, const DecodedEvents& ev) {
+  if (!index) return;
+  const auto& frames = index->frames;
+  auto it = std::lower_bound(frames.begin(), frames.end(), offset,
+                             [](const IndexEntry& e, uint64_t o) { return e.offset < o; });
+  if (it == frames.end() || it->offset != offset) {
+    reject_index(fmt::format("the events frame at byte {} is not in it", offset));
+  } else if (!entry_agrees(*it, ev)) {
+    reject_index(disagreement(*it, ev));
+  }
+}
+
 Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
+  // Frames decoded side by side were each allowed the same remainder: re-check in file order.
+  const uint64_t decoded_left = decoded_budget - stats.decoded_bytes;
+  if (f.decoded_charge > decoded_left) {
+    return std::unexpected(decoded_limit_error(f.offset, f.decoded_charge, decoded_left));
+  }
+  stats.decoded_bytes += f.decoded_charge;
   ++stats.frames;
   stats.stored_bytes += f.stored_bytes;
   stats.raw_bytes += f.raw_bytes;
@@ -460,6 +661,7 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
   const bool already = f.offset < meta_applied_upto;
   if (!already && f.type != static_cast<uint8_t>(FrameType::Events)) {
     meta_applied_upto = f.offset + 1;
+    BPFTAPE_RETURN_IF_ERROR(charge_retained(f.offset, f.retained_charge));
   }
   switch (static_cast<FrameType>(f.type)) {
     case FrameType::Interned:
@@ -477,10 +679,23 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
                                   ev.refs.max_string, ev.refs.max_stack, interns.string_count(),
                                   interns.stack_count())));
       }
+      const FrameKey key{f.crc,           f.stored_bytes,         f.raw_bytes,
+                         ev.first_timestamp_ns, ev.last_timestamp_ns, ev.event_count};
+      if (auto [it, added] = pass_event_frames.try_emplace(key, f.offset); !added) {
+        // The same frame twice (a copy spliced into the file): its events happened once.
+        if (pass_duplicates++ == 0) first_duplicate = {f.offset, it->second};
+        ++stats.duplicate_frames;
+        break;
+      }
+      BPFTAPE_RETURN_IF_ERROR(charge_retained(f.offset, kRetainedEntryBytes));
+      check_against_index(f.offset, ev);
       ++stats.event_frames;
       stats.events += ev.event_count;
       pass_events += ev.event_count;
-      for (auto& b : ev.batches) ready.push_back(std::move(b));
+      for (auto& b : ev.batches) {
+        for (const auto& loss : b.losses) saturating_accumulate(stats.lost_events, loss.count);
+        ready.push_back(std::move(b));
+      }
       break;
     }
     case FrameType::Processes:
@@ -504,7 +719,9 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
       break;
     case FrameType::Metadata:
       return std::unexpected(frame_error(f.offset, "a second metadata frame"));
-    case FrameType::Index:  // only reached when scanning a tape whose trailer is damaged
+    case FrameType::Index:  // only reached when scanning: the trailer after it is damaged
+      scanned_index_end = f.offset + kFrameHeaderSize + f.stored_bytes;
+      break;
     default:
       break;
   }
@@ -515,13 +732,16 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
 // most decode_threads frames in flight. Each future owns its RawFrame: no shared state.
 void TapeReader::Impl::schedule() {
   const size_t window = std::max(1u, options.decode_threads);
+  auto fail = [this](EbpfError error) {
+    std::promise<Result<DecodedFrame>> p;
+    p.set_value(std::unexpected(std::move(error)));
+    in_flight.push_back(p.get_future());
+    reading_done = true;
+  };
   while (!reading_done && in_flight.size() < window) {
     auto read = read_frame(pos, data_end);
     if (!read) {
-      std::promise<Result<DecodedFrame>> p;
-      p.set_value(std::unexpected(read.error()));
-      in_flight.push_back(p.get_future());
-      reading_done = true;
+      fail(read.error());
       break;
     }
     if (read->status != ReadStatus::Frame) {
@@ -529,18 +749,34 @@ void TapeReader::Impl::schedule() {
       reading_done = true;
       break;
     }
-    pos += kFrameHeaderSize + read->frame.stored.size();
-    if (options.decode_threads <= 1) {
-      std::promise<Result<DecodedFrame>> p;
-      p.set_value(decode_frame(read->frame, &pool));
-      in_flight.push_back(p.get_future());
-    } else {
-      in_flight.push_back(std::async(std::launch::async,
-                                     [frame = std::move(read->frame), pool = &pool] {
-                                       return decode_frame(frame, pool);
-                                     }));
+    auto allowance = charge_read(read->frame);
+    if (!allowance) {
+      fail(allowance.error());
+      break;
     }
+    pos += kFrameHeaderSize + read->frame.stored.size();
+    // Shared with the task, so that the frame is still here when no task can be started.
+    auto frame = std::make_shared<const RawFrame>(std::move(read->frame));
+    if (options.decode_threads > 1) {
+      try {
+        in_flight.push_back(std::async(std::launch::async, [frame, a = *allowance, pool = &pool] {
+          return decode_frame(*frame, a, pool);
+        }));
+        continue;
+      } catch (const std::system_error&) {
+        // No thread to be had (e.g. under an address-space limit): decode here instead.
+      }
+    }
+    std::promise<Result<DecodedFrame>> p;
+    p.set_value(decode_frame(*frame, *allowance, &pool));
+    in_flight.push_back(p.get_future());
   }
+}
+
+void TapeReader::Impl::clear_pass_frames() {
+  stats.retained_bytes -= pass_event_frames.size() * kRetainedEntryBytes;
+  pass_event_frames.clear();
+  pass_duplicates = 0;
 }
 
 void TapeReader::Impl::reset_pipeline() {
@@ -549,17 +785,97 @@ void TapeReader::Impl::reset_pipeline() {
   reading_done = false;
   finished = false;
   truncated_at.reset();
+  clear_pass_frames();
 }
 
 void TapeReader::Impl::finish_pass() {
   finished = true;
+  if (pass_duplicates > 0) {
+    warnings.push_back(fmt::format("{} events frame(s) are copies of earlier ones (the first, at "
+                                   "byte {}, repeats the frame at byte {}); each was read once",
+                                   pass_duplicates, first_duplicate.first,
+                                   first_duplicate.second));
+  }
   if (complete) return;
+  const uint64_t size = source->size();
+  if (scanned_index_end && *scanned_index_end + kTrailerSize == size &&
+      (!truncated_at || *truncated_at == *scanned_index_end)) {
+    warnings.push_back(fmt::format("the tape's trailer (its last {} bytes) is damaged, so its "
+                                   "index was not used: {} events in {} frames read by scanning "
+                                   "(the writer did close the tape; nothing is missing)",
+                                   kTrailerSize, pass_events, pass_frames));
+    return;
+  }
+  if (index_rejected) {
+    warnings.push_back(fmt::format("{} events in {} frames read by scanning{}", pass_events,
+                                   pass_frames,
+                                   truncated_at ? fmt::format(" (truncated at byte {} of {})",
+                                                              *truncated_at, size)
+                                                : std::string()));
+    return;
+  }
   std::string where =
-      truncated_at ? fmt::format("truncated at byte {} of {}", *truncated_at, source->size())
+      truncated_at ? fmt::format("truncated at byte {} of {}", *truncated_at, size)
                    : fmt::format("no usable index (frames end at byte {})", data_end);
   warnings.push_back(fmt::format("{}: {} events in {} frames recovered (the writer did not "
                                  "close the tape; everything after the last whole frame is lost)",
                                  where, pass_events, pass_frames));
+}
+
+// The index lists every frame between the metadata and itself, in file order: the entries must
+// tile that range exactly, each naming the type its frame header has. Reads one frame header
+// per entry (no decompression).
+Result<void> TapeReader::Impl::check_index_frames(const TapeIndex& idx, uint64_t index_offset) {
+  auto bad = [](std::string what) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("the index disagrees with the frames ({})", what));
+  };
+  uint64_t expected = first_frame_offset;
+  uint64_t events = 0;
+  for (size_t i = 0; i < idx.frames.size(); ++i) {
+    const IndexEntry& e = idx.frames[i];
+    if (e.offset != expected) {
+      return bad(fmt::format("entry {} is for byte {}, but the frame before it ends at byte {}",
+                             i, e.offset, expected));
+    }
+    uint8_t h[kFrameHeaderSize];
+    if (index_offset - e.offset < kFrameHeaderSize) {
+      return bad(fmt::format("entry {} is for byte {}, too close to the index", i, e.offset));
+    }
+    BPFTAPE_RETURN_IF_ERROR(source->read_at(e.offset, h, sizeof(h)));
+    const uint64_t stored = get_u32(h + 8);
+    if (std::memcmp(h, kFrameMagic.data(), kFrameMagic.size()) != 0 || h[4] != e.type ||
+        stored > index_offset - e.offset - kFrameHeaderSize) {
+      return bad(fmt::format("entry {} names a {} frame at byte {}, which is not there", i,
+                             frame_type_name(e.type), e.offset));
+    }
+    if (e.first_timestamp_ns > e.last_timestamp_ns ||
+        (e.type != static_cast<uint8_t>(FrameType::Events) && e.event_count != 0)) {
+      return bad(fmt::format("entry {} (byte {}) is inconsistent", i, e.offset));
+    }
+    events = saturating_add(events, e.event_count);
+    expected = e.offset + kFrameHeaderSize + stored;
+  }
+  if (expected != index_offset) {
+    return bad(fmt::format("its frames end at byte {}, the index is at byte {}", expected,
+                           index_offset));
+  }
+  if (events != idx.event_count) {
+    return bad(fmt::format("its entries hold {} events, its total says {}", events,
+                           idx.event_count));
+  }
+  return {};
+}
+
+// Decodes the events frame `entry` names and compares. The events are not delivered.
+Result<bool> TapeReader::Impl::entry_matches_frame(const IndexEntry& entry, std::string* why) {
+  BPFTAPE_ASSIGN_OR_RETURN(
+      DecodedFrame frame,
+      read_and_decode(entry.offset, data_end, static_cast<uint8_t>(FrameType::Events)));
+  const auto& ev = std::get<DecodedEvents>(frame.content);
+  if (entry_agrees(entry, ev)) return true;
+  *why = disagreement(entry, ev);
+  return false;
 }
 
 Result<void> TapeReader::Impl::load_index() {
@@ -574,35 +890,50 @@ Result<void> TapeReader::Impl::load_index() {
   const uint64_t index_end = size - kTrailerSize;
   if (index_offset < first_frame_offset || index_offset >= index_end) {
     return make_error(ErrorKind::FormatError,
-                      fmt::format("the trailer points at byte {}, outside the tape", index_offset));
+                      fmt::format("the index is unreadable: the trailer points at byte {}, "
+                                  "outside the tape (the trailer is damaged)",
+                                  index_offset));
   }
-  // If the index frame's header is intact (magic, type, ends at the trailer) but its body is
-  // not, scanning can still stop exactly where the events end.
-  uint8_t ih[kFrameHeaderSize];
-  if (index_end - index_offset >= kFrameHeaderSize &&
-      source->read_at(index_offset, ih, sizeof(ih)) &&
-      std::memcmp(ih, kFrameMagic.data(), kFrameMagic.size()) == 0 &&
-      ih[4] == static_cast<uint8_t>(FrameType::Index) &&
-      index_offset + kFrameHeaderSize + get_u32(ih + 8) == index_end) {
-    scan_end = index_offset;
-  }
+  // Whatever state the index frame is in, the events end where it begins.
+  scan_end = index_offset;
   // Frames inside [first_frame_offset, index_offset) are all whole on a complete tape.
   complete = true;
   auto decoded = read_and_decode(index_offset, index_end, static_cast<uint8_t>(FrameType::Index));
   complete = false;
-  if (!decoded) return std::unexpected(decoded.error());
-  if (decoded->offset + kFrameHeaderSize + decoded->stored_bytes != index_end) {
-    return make_error(ErrorKind::FormatError, "the index frame does not end at the trailer");
+  if (!decoded) {
+    return make_error(decoded.error().kind(),
+                      fmt::format("the index is unreadable ({})", decoded.error().message()));
   }
+  if (decoded->offset + kFrameHeaderSize + decoded->stored_bytes != index_end) {
+    return make_error(ErrorKind::FormatError,
+                      "the index is unreadable (the index frame does not end at the trailer)");
+  }
+  BPFTAPE_RETURN_IF_ERROR(charge_retained(index_offset, decoded->retained_charge));
   TapeIndex idx = std::move(std::get<TapeIndex>(decoded->content));
-  uint64_t prev = 0;
-  for (const auto& e : idx.frames) {
-    if (e.offset < first_frame_offset || e.offset >= index_offset || (prev && e.offset <= prev) ||
-        e.first_timestamp_ns > e.last_timestamp_ns) {
-      return make_error(ErrorKind::FormatError,
-                        fmt::format("index entry for byte {} is inconsistent", e.offset));
+  auto checked = check_index_frames(idx, index_offset);
+  if (checked) {
+    // Callers take the first event's time from the index (the origin of --since): check the
+    // frame that holds it. Seeking checks the frame it skips to (see TapeReader::seek).
+    data_end = index_offset;
+    complete = true;
+    const IndexEntry* earliest = nullptr;
+    for (const auto& e : idx.frames) {
+      if (e.event_count > 0 && (!earliest || e.first_timestamp_ns < earliest->first_timestamp_ns)) {
+        earliest = &e;
+      }
     }
-    prev = e.offset;
+    std::string why;
+    auto matches = earliest ? entry_matches_frame(*earliest, &why) : Result<bool>(true);
+    complete = false;
+    if (!matches) return std::unexpected(matches.error());
+    if (!*matches) {
+      checked = make_error(ErrorKind::FormatError,
+                           fmt::format("the index disagrees with the frames ({})", why));
+    }
+  }
+  if (!checked) {
+    stats.retained_bytes -= decoded->retained_charge;
+    return checked;
   }
   index = std::move(idx);
   data_end = index_offset;
@@ -613,7 +944,37 @@ Result<void> TapeReader::Impl::load_index() {
 TapeReader::TapeReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 TapeReader::~TapeReader() = default;
 
+ReadLimits ReadLimits::scaled(uint64_t factor) const {
+  ReadLimits out = *this;
+  for (uint64_t* v : {&out.decoded_per_file_byte, &out.min_decoded_bytes, &out.max_frame_events,
+                      &out.retained_per_file_byte, &out.min_retained_bytes}) {
+    *v = saturating_mul(*v, factor);
+  }
+  return out;
+}
+
+Result<uint64_t> limit_scale_from_env() {
+  const char* text = std::getenv(kLimitScaleEnv);
+  if (text == nullptr || *text == '\0') return 1;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(text, &end, 10);
+  if (errno != 0 || *end != '\0' || v == 0 || text[0] == '-') {
+    return make_error(ErrorKind::ConfigError,
+                      fmt::format("{}='{}' is not a positive integer (it multiplies the tape "
+                                  "reader's limits; unset it for the defaults)",
+                                  kLimitScaleEnv, text));
+  }
+  return static_cast<uint64_t>(v);
+}
+
 namespace {
+
+EbpfError out_of_memory(std::string_view during) {
+  return EbpfError(ErrorKind::Io, fmt::format("out of memory while {}: give the process more "
+                                              "memory, or read the tape on a bigger machine",
+                                              during));
+}
 
 Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> source,
                                                     const ReaderOptions& options) {
@@ -621,6 +982,19 @@ Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> sour
   impl->options = options;
   impl->source = std::move(source);
   const uint64_t size = impl->source->size();
+  ReadLimits limits = options.limits;
+  if (kFuzzing) {
+    // Fuzz builds: small floors, so that every input is decoded in milliseconds and a bomb is
+    // refused as it would be at full size.
+    limits.min_decoded_bytes = std::min<uint64_t>(limits.min_decoded_bytes, 16u << 20);
+    limits.min_retained_bytes = std::min<uint64_t>(limits.min_retained_bytes, 16u << 20);
+    limits.max_frame_events = std::min<uint64_t>(limits.max_frame_events, 1u << 16);
+  }
+  impl->options.limits = limits;
+  impl->decoded_budget = std::max(limits.min_decoded_bytes,
+                                  saturating_mul(limits.decoded_per_file_byte, size));
+  impl->retained_budget = std::max(limits.min_retained_bytes,
+                                   saturating_mul(limits.retained_per_file_byte, size));
   if (size < kFileHeaderSize) {
     return make_error(ErrorKind::FormatError,
                       fmt::format("not a bpftape tape: {} bytes, shorter than the {}-byte header "
@@ -675,108 +1049,150 @@ Result<std::unique_ptr<TapeReader::Impl>> open_impl(std::unique_ptr<Source> sour
 
   if (auto r = impl->load_index(); !r) {
     if (r.error().message() != "no trailer") {
-      impl->warnings.push_back(fmt::format("the index is unreadable ({}); reading by scanning",
-                                           r.error().message()));
+      impl->warnings.push_back(fmt::format("{}; reading by scanning", r.error().message()));
+      impl->index_rejected = true;
     }
-    impl->data_end = impl->scan_end ? impl->scan_end : size;
+    impl->data_end = size;
     impl->complete = false;
   }
   return impl;
+}
+
+// Runs `body`, turning an allocation failure into an error: no std::bad_alloc leaves the reader.
+template <typename Body>
+auto guarded(std::string_view during, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return std::unexpected(out_of_memory(during));
+  }
+}
+
+// What a path is when it is not a regular file, for the error that refuses it.
+std::string_view file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
 }
 
 }  // namespace
 
 Result<std::unique_ptr<TapeReader>> TapeReader::open(const std::string& path,
                                                      const ReaderOptions& options) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno_error(ErrorKind::Io, fmt::format("open {}", path), errno);
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever. The type
+  // is checked before anything is read; on a regular file the flag changes nothing.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd) return errno_error(ErrorKind::Io, fmt::format("open {}", path), errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    return errno_error(ErrorKind::Io, fmt::format("stat {}", path), err);
+  if (::fstat(fd.get(), &st) != 0) {
+    return errno_error(ErrorKind::Io, fmt::format("stat {}", path), errno);
   }
   if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return make_error(ErrorKind::Io, fmt::format("{} is not a regular file", path));
+    return make_error(ErrorKind::Io,
+                      fmt::format("{} is {}, not a tape file: bpftape reads tapes from regular "
+                                  "files only (copy the stream to a file first)",
+                                  path, file_type_name(st.st_mode)));
   }
-  auto source = std::make_unique<Source>(fd, path, static_cast<uint64_t>(st.st_size));
-  BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::move(source), options));
-  return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+  BPFTAPE_ASSIGN_OR_RETURN(uint64_t scale, limit_scale_from_env());
+  ReaderOptions scaled = options;
+  scaled.limits = options.limits.scaled(scale);
+  return guarded("opening the tape", [&]() -> Result<std::unique_ptr<TapeReader>> {
+    auto source = std::make_unique<Source>(std::move(fd), path, static_cast<uint64_t>(st.st_size));
+    BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::move(source), scaled));
+    return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+  });
 }
 
 Result<std::unique_ptr<TapeReader>> TapeReader::open_memory(std::span<const uint8_t> bytes,
                                                             const ReaderOptions& options) {
-  BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::make_unique<Source>(bytes), options));
-  return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+  return guarded("opening the tape", [&]() -> Result<std::unique_ptr<TapeReader>> {
+    BPFTAPE_ASSIGN_OR_RETURN(auto impl, open_impl(std::make_unique<Source>(bytes), options));
+    return std::unique_ptr<TapeReader>(new TapeReader(std::move(impl)));
+  });
 }
 
 Result<bool> TapeReader::next(EventBatch* batch) {
   Impl& s = *impl_;
   if (s.error) return std::unexpected(*s.error);
-  while (true) {
-    while (!s.ready.empty()) {
-      s.pool.give(std::move(batch->events));  // the caller is done with the previous batch
-      *batch = std::move(s.ready.front());
-      s.ready.pop_front();
-      if (s.min_timestamp > 0) {
-        const uint64_t t = s.min_timestamp;
-        std::erase_if(batch->events, [t](const EbpfEvent& e) { return e.timestamp_ns < t; });
-        std::erase_if(batch->losses, [t](const LossRecord& l) { return l.timestamp_ns < t; });
+  auto result = guarded("reading the tape", [&]() -> Result<bool> {
+    while (true) {
+      while (!s.ready.empty()) {
+        s.pool.give(std::move(batch->events));  // the caller is done with the previous batch
+        *batch = std::move(s.ready.front());
+        s.ready.pop_front();
+        if (s.min_timestamp > 0) {
+          const uint64_t t = s.min_timestamp;
+          std::erase_if(batch->events, [t](const EbpfEvent& e) { return e.timestamp_ns < t; });
+          std::erase_if(batch->losses, [t](const LossRecord& l) { return l.timestamp_ns < t; });
+        }
+        if (!batch->empty()) return true;
       }
-      if (!batch->empty()) return true;
+      if (s.finished) return false;
+      s.schedule();
+      if (s.in_flight.empty()) {
+        s.finish_pass();
+        batch->clear();
+        return false;
+      }
+      auto decoded = s.in_flight.front().get();
+      s.in_flight.pop_front();
+      if (decoded) {
+        if (auto r = s.apply(std::move(*decoded)); !r) decoded = std::unexpected(r.error());
+      }
+      if (!decoded) return std::unexpected(decoded.error());
     }
-    if (s.finished) return false;
-    s.schedule();
-    if (s.in_flight.empty()) {
-      s.finish_pass();
-      batch->clear();
-      return false;
-    }
-    auto decoded = s.in_flight.front().get();
-    s.in_flight.pop_front();
-    if (decoded) {
-      if (auto r = s.apply(std::move(*decoded)); !r) decoded = std::unexpected(r.error());
-    }
-    if (!decoded) {
-      s.error = decoded.error();
-      s.in_flight.clear();
-      return std::unexpected(*s.error);
-    }
+  });
+  if (!result) {
+    s.error = result.error();
+    s.in_flight.clear();
+    s.ready.clear();
   }
+  return result;
 }
 
 Result<void> TapeReader::seek(uint64_t timestamp_ns) {
   Impl& s = *impl_;
   if (s.error) return std::unexpected(*s.error);
-  s.reset_pipeline();
-  s.min_timestamp = timestamp_ns;
-  s.pass_events = s.pass_frames = 0;
-  if (!s.index || timestamp_ns == 0) {
+  auto result = guarded("seeking in the tape", [&]() -> Result<void> {
+    s.reset_pipeline();
+    s.min_timestamp = timestamp_ns;
+    s.pass_events = s.pass_frames = 0;
     s.pos = s.first_frame_offset;
+    if (!s.index || timestamp_ns == 0) return {};
+    const auto& frames = s.index->frames;
+    const auto is_events = [](const IndexEntry& e) {
+      return e.type == static_cast<uint8_t>(FrameType::Events);
+    };
+    auto target = std::find_if(frames.begin(), frames.end(), [&](const IndexEntry& e) {
+      return is_events(e) && e.last_timestamp_ns >= timestamp_ns;
+    });
+    // The index decides what is skipped: check it against the last events frame it skips
+    // (whose times put the target after it); the frames read from the target on are checked as
+    // they are read. On a mismatch, scan from the start instead.
+    auto skipped = std::find_if(std::make_reverse_iterator(target), frames.rend(), is_events);
+    if (skipped != frames.rend()) {
+      std::string why;
+      BPFTAPE_ASSIGN_OR_RETURN(bool agrees, s.entry_matches_frame(*skipped, &why));
+      if (!agrees) {
+        s.reject_index(why);
+        return {};
+      }
+    }
+    const uint64_t target_offset = target == frames.end() ? s.data_end : target->offset;
+    // Interned (and other state) frames before the target: read those not applied yet.
+    for (auto it = frames.begin(); it != target; ++it) {
+      if (is_events(*it) || it->offset < s.meta_applied_upto) continue;
+      BPFTAPE_ASSIGN_OR_RETURN(DecodedFrame decoded, s.read_and_decode(it->offset, s.data_end, it->type));
+      BPFTAPE_RETURN_IF_ERROR(s.apply(std::move(decoded)));
+    }
+    s.pos = target_offset;
     return {};
-  }
-  const auto& frames = s.index->frames;
-  auto target = std::find_if(frames.begin(), frames.end(), [&](const IndexEntry& e) {
-    return e.type == static_cast<uint8_t>(FrameType::Events) && e.last_timestamp_ns >= timestamp_ns;
   });
-  const uint64_t target_offset = target == frames.end() ? s.data_end : target->offset;
-  // Interned (and other state) frames before the target: read those not applied yet.
-  for (auto it = frames.begin(); it != target; ++it) {
-    if (it->type == static_cast<uint8_t>(FrameType::Events) || it->offset < s.meta_applied_upto) {
-      continue;
-    }
-    auto decoded = s.read_and_decode(it->offset, s.data_end, it->type);
-    if (decoded) {
-      if (auto r = s.apply(std::move(*decoded)); !r) decoded = std::unexpected(r.error());
-    }
-    if (!decoded) {
-      s.error = decoded.error();
-      return std::unexpected(*s.error);
-    }
-  }
-  s.pos = target_offset;
-  return {};
+  if (!result) s.error = result.error();
+  return result;
 }
 
 const FileHeader& TapeReader::header() const { return impl_->header; }

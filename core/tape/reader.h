@@ -7,7 +7,11 @@
 // are read with traversal and nesting limits, and every decoded event passes validate_event()
 // and refers only to interned ids defined before it. A damaged frame is a FormatError naming
 // its byte offset; nothing in a file can crash the reader, hang it, or make it allocate more
-// than the frame limit per decode thread.
+// than the frame limit per decode thread. A whole read is bounded too (ReadLimits: decoded and
+// retained bytes derived from the file size); running out is a NotSupported error that says
+// how to raise the limits. The index is checked against the frames it points to and dropped,
+// with a warning, when it disagrees; open() refuses anything but a regular file without
+// blocking (O_NONBLOCK); std::bad_alloc never leaves a reader call. See docs/tape.md.
 //
 // Recovery: a tape whose writer did not close it has no index/trailer. open() succeeds if the
 // file header and metadata frame are whole; reading then scans frame by frame and stops at the
@@ -35,6 +39,35 @@
 
 namespace otlp::ebpf::tape {
 
+// Budget for one whole read, so that a small hostile file cannot make a reader decode or keep
+// gigabytes (a 2.8 KB tape of highly compressible frames used to decode to 1 GB). Each limit
+// is "ratio x file size, at least a floor": the ratios are far above what real tapes reach
+// (measured: recorded and simulated tapes decode to 4-40x their size), the floors let small
+// tapes decode freely. Exceeding one is an error of kind NotSupported that names the limit and
+// how to raise it: `BPFTAPE_TAPE_LIMIT_SCALE=N` in the environment multiplies every limit by N
+// for TapeReader::open (see docs/tape.md, "Limits").
+struct ReadLimits {
+  // Decoded bytes (decompressed messages + 64 bytes per event + 24 per loss record) of the
+  // whole read, per byte of file. Bounds the time a read takes (every re-read after seek()
+  // counts again).
+  uint64_t decoded_per_file_byte = 1024;
+  uint64_t min_decoded_bytes = 256ull << 20;
+  // Events of one frame (the writer's default is 2^18): bounds the memory of a decoded frame.
+  uint64_t max_frame_events = 1ull << 21;
+  // Bytes kept for the whole read (interned strings and stacks, process records, mappings,
+  // symbols, BPF stats), per byte of file.
+  uint64_t retained_per_file_byte = 64;
+  uint64_t min_retained_bytes = 128ull << 20;
+
+  // The same limits multiplied by `factor` (saturating).
+  ReadLimits scaled(uint64_t factor) const;
+};
+
+// The environment variable that scales ReadLimits for TapeReader::open, and the factor it
+// holds (1 when unset; an error when it is not a positive integer).
+inline constexpr const char* kLimitScaleEnv = "BPFTAPE_TAPE_LIMIT_SCALE";
+Result<uint64_t> limit_scale_from_env();
+
 struct ReaderOptions {
   // Frames decompressed and decoded ahead of the consumer on worker threads. 1: everything on
   // the caller's thread. Batches are delivered in file order either way.
@@ -42,6 +75,7 @@ struct ReaderOptions {
   // Upper bound on any frame's size whatever the file declares; a tape declaring more is
   // refused at open(). Lower it where memory matters (the fuzzer uses 4 MiB).
   uint32_t max_frame_bytes = kMaxFrameLimit;
+  ReadLimits limits;
 };
 
 class TapeReader {
@@ -52,6 +86,10 @@ class TapeReader {
     uint64_t events = 0;        // events decoded (before seek filtering)
     uint64_t stored_bytes = 0;  // compressed frame bytes read
     uint64_t raw_bytes = 0;     // decompressed message bytes
+    uint64_t lost_events = 0;   // sum of the loss records' counts (saturating at UINT64_MAX)
+    uint64_t decoded_bytes = 0;   // charged against ReadLimits' decoded budget
+    uint64_t retained_bytes = 0;  // charged against ReadLimits' retained budget
+    uint64_t duplicate_frames = 0;  // events frames skipped as copies of an earlier one
   };
 
   static Result<std::unique_ptr<TapeReader>> open(const std::string& path,
@@ -67,7 +105,8 @@ class TapeReader {
   const TapeMetadata& metadata() const;
   // True when the tape ends with a valid index and trailer (its writer closed it).
   bool complete() const;
-  // The index of a complete tape.
+  // The index of a complete tape, while it is trusted: empty when it disagreed with a frame
+  // (at open(), in seek() or while reading; a warning says so).
   const std::optional<TapeIndex>& index() const;
   uint64_t file_size() const;
 
