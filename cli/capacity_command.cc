@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/args.h"
+#include "core/utf8.h"
 #include "cli/commands.h"
 #include "cli/event_selection.h"
 #include "core/json_writer.h"
@@ -103,7 +104,7 @@ void print_text(const std::string& path, uint64_t recorded_lost,
                 const sim::ArrivalPattern& pattern, const std::vector<Run>& runs) {
   const auto& m = runs.front().model;
   std::printf("capacity model: %s (%.3f s of arrivals, %llu records; the tape lost %llu)\n",
-              path.c_str(),
+              otlp::ebpf::terminal_safe(path).c_str(),
               static_cast<double>(pattern.last_ns() - pattern.first_ns()) / 1e9,
               static_cast<unsigned long long>(pattern.arrivals().size()),
               static_cast<unsigned long long>(recorded_lost));

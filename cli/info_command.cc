@@ -14,6 +14,7 @@
 #include "core/json_writer.h"
 #include "core/report/report.h"
 #include "core/tape/reader.h"
+#include "core/saturating.h"
 #include "core/utf8.h"
 
 namespace bpftape::cli {
@@ -58,7 +59,7 @@ Summary summarize(TapeReader& reader) {
     for (const auto& l : batch.losses) {
       auto& c = s.losses[l.cpu];
       if (c.records++ == 0) c.first_ns = l.timestamp_ns;
-      c.lost += l.count;
+      otlp::ebpf::saturating_accumulate(c.lost, l.count);
     }
   }
   if (s.events == 0) s.first_ns = 0;

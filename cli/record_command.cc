@@ -339,6 +339,8 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
   }
   record::RecordSummary summary = record::run_recording(**source, writer->get(), pipeline.get(), loop);
   status_line.clear();
+  // The signal that ended the recording must not cancel the final export; a new one does.
+  rearm_stop_signals();
   // The recording is over for another reason than the command's exit: the command goes too.
   std::string command_line;
   if (held && !held->exited()) {

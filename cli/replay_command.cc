@@ -137,7 +137,6 @@ int run(const Args& args, bool convert) {
   const std::atomic<int>& stop = install_stop_signals();
   source_options.stop_requested = &stop;
   request->otlp.stop_requested = &stop;
-  request->otlp.files.inputs.push_back(path);  // the tape is never written over
   auto opened = replay::FileSource::open(path, source_options);
   if (!opened) {
     std::fprintf(stderr, "%s: %s: %s\n", name, path.c_str(), opened.error().message().c_str());

@@ -23,4 +23,9 @@ const std::atomic<int>& install_stop_signals() {
   return g_stop_signal;
 }
 
+const std::atomic<int>& rearm_stop_signals() {
+  g_stop_signal.store(0);
+  return install_stop_signals();
+}
+
 }  // namespace bpftape::cli

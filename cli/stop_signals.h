@@ -13,4 +13,9 @@ namespace bpftape::cli {
 // connection is a write error the command reports, not a silent death.
 const std::atomic<int>& install_stop_signals();
 
+// For a command with two phases that each stop on a signal (`record`: the recording, then its
+// final export): clears the flag and installs the handlers again, so that the signal that ended
+// the first phase does not also cancel the second, while a new one still does.
+const std::atomic<int>& rearm_stop_signals();
+
 }  // namespace bpftape::cli

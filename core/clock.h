@@ -7,29 +7,10 @@
 #include <time.h>
 
 #include <cstdint>
-#include <limits>
+
+#include "core/saturating.h"  // timestamps from tapes are untrusted: arithmetic on them saturates
 
 namespace otlp::ebpf {
-
-// Nanosecond arithmetic that cannot wrap. Timestamps come from tapes, which are untrusted
-// input (a crafted tape can hold any 64-bit value), so sums, differences and products of them
-// saturate at the ends of the range instead of wrapping or overflowing.
-constexpr uint64_t saturating_add(uint64_t a, uint64_t b) {
-  uint64_t sum = 0;
-  return __builtin_add_overflow(a, b, &sum) ? std::numeric_limits<uint64_t>::max() : sum;
-}
-// a - b, or 0 when b > a.
-constexpr uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
-constexpr uint64_t saturating_mul(uint64_t a, uint64_t b) {
-  uint64_t product = 0;
-  return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<uint64_t>::max() : product;
-}
-// For signed 64-bit fields (protobuf int64, std::chrono durations): above INT64_MAX saturates.
-constexpr int64_t saturating_int64(uint64_t v) {
-  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
-             ? std::numeric_limits<int64_t>::max()
-             : static_cast<int64_t>(v);
-}
 
 struct ClockReference {
   uint64_t monotonic_ns = 0;

@@ -1,5 +1,7 @@
 #include "core/pipeline.h"
 
+#include "core/saturating.h"
+
 namespace otlp::ebpf {
 
 Result<std::unique_ptr<Pipeline>> Pipeline::create(PipelineOptions options) {
@@ -29,8 +31,8 @@ Result<void> Pipeline::process(const EventBatch& batch, const InternTable& inter
   source_events_ += batch.events.size();
   for (const auto& loss : batch.losses) {
     ++losses_.records;
-    losses_.events_lost += loss.count;
-    losses_.lost_by_cpu[loss.cpu] += loss.count;
+    saturating_accumulate(losses_.events_lost, loss.count);  // counts come from tapes
+    saturating_accumulate(losses_.lost_by_cpu[loss.cpu], loss.count);
   }
   if (!batch.losses.empty()) {
     for (Aggregator* aggregator : aggregators_) aggregator->consume_losses(batch.losses);

@@ -1,6 +1,7 @@
-// Saturating arithmetic for counters fed by untrusted input (tape loss counts, byte budgets):
-// a total that cannot be represented stays at UINT64_MAX instead of wrapping to a small or
-// plausible-looking number.
+// Saturating arithmetic for values fed by untrusted input (tape timestamps, loss counts, byte
+// budgets):
+// a result that cannot be represented stays at the end of the range instead of wrapping to a
+// small or plausible-looking number.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,16 @@ inline constexpr uint64_t saturating_add(uint64_t a, uint64_t b) {
 inline constexpr uint64_t saturating_mul(uint64_t a, uint64_t b) {
   uint64_t product;
   return __builtin_mul_overflow(a, b, &product) ? std::numeric_limits<uint64_t>::max() : product;
+}
+
+// a - b, or 0 when b > a.
+inline constexpr uint64_t saturating_sub(uint64_t a, uint64_t b) { return a > b ? a - b : 0; }
+
+// For signed 64-bit fields (protobuf int64, std::chrono durations): above INT64_MAX saturates.
+inline constexpr int64_t saturating_int64(uint64_t v) {
+  return v > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+             ? std::numeric_limits<int64_t>::max()
+             : static_cast<int64_t>(v);
 }
 
 // `total += n`, saturating.

@@ -149,6 +149,7 @@ TapeWriter::TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& intern
       options_(options) {}
 
 TapeWriter::~TapeWriter() {
+  if (!closed_ && !published_) discard();
   if (!closed_ && !failed_) (void)close();
   (void)stop_worker();  // after a failure: close() did not run, the thread still must end
 }
@@ -623,6 +624,7 @@ Result<void> TapeWriter::publish() {
   if (!sink_) return make_error(ErrorKind::Io, "the tape was discarded");
   if (closed_) return {};  // close() published it
   if (auto r = sink_->publish(); !r) return fail(r.error());
+  published_ = true;
   return {};
 }
 

@@ -116,6 +116,7 @@ class TapeWriter {
                                                     const InternTable& interns,
                                                     const WriterOptions& options = {});
   // Best effort close() when the caller did not close: errors are lost here, so call close().
+  // A tape still unpublished (defer_publish) is discarded instead: it never appears.
   ~TapeWriter();
   TapeWriter(const TapeWriter&) = delete;
   TapeWriter& operator=(const TapeWriter&) = delete;
@@ -178,6 +179,7 @@ class TapeWriter {
   Stats stats_;
   std::optional<EbpfError> failed_;
   bool closed_ = false;
+  bool published_ = false;  // the file is visible at its path (see WriterOptions::defer_publish)
 };
 
 }  // namespace otlp::ebpf::tape
