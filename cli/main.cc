@@ -26,6 +26,9 @@ using bpftape::cli::kExitUsage;
 // documents stdout as a variable that may be assigned.
 struct StdoutWrites {
   int error = 0;  // errno of the first failed write; 0 while every write succeeded
+  // The stream stdout was before: code that reaches it rather than ours (seen under GCC's
+  // AddressSanitizer, whose stdio interceptors keep their own reference) is checked too.
+  FILE* original = nullptr;
 };
 
 ssize_t write_stdout(void* cookie, const char* data, size_t size) {
@@ -46,6 +49,7 @@ ssize_t write_stdout(void* cookie, const char* data, size_t size) {
 // Process-wide: stdout is process-wide. Lives until exit, after main's last flush.
 StdoutWrites* watch_stdout() {
   static StdoutWrites state;
+  state.original = stdout;
   FILE* stream =
       fopencookie(&state, "w", cookie_io_functions_t{nullptr, write_stdout, nullptr, nullptr});
   if (stream == nullptr) return nullptr;  // keep the plain stdout: failures still flag it
@@ -63,16 +67,24 @@ StdoutWrites* watch_stdout() {
 int finish_stdout(const StdoutWrites* state, std::string_view command, int status) {
   bool flushed = std::fflush(stdout) == 0;
   int flush_errno = errno;
-  if (flushed && !std::ferror(stdout)) return status;
+  bool failed = !flushed || std::ferror(stdout);
+  if (state != nullptr && state->original != nullptr && state->original != stdout) {
+    errno = 0;
+    const bool original_flushed = std::fflush(state->original) == 0;
+    if (!original_flushed && flushed) flush_errno = errno != 0 ? errno : EIO;
+    flushed = flushed && original_flushed;
+    failed = failed || !original_flushed || std::ferror(state->original);
+  }
+  if (!failed) return status;
   int error = state != nullptr && state->error != 0 ? state->error : flushed ? EIO : flush_errno;
   if (error == EPIPE) {
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
     signal(SIGPIPE, SIG_DFL);
-    pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigprocmask(SIG_UNBLOCK, &pipe_only, nullptr);
     raise(SIGPIPE);
-    return kExitFailure;  // not reached
+    return kExitFailure;  // not reached unless SIGPIPE is blocked
   }
   std::fprintf(stderr, "%.*s: writing to standard output: %s\n", static_cast<int>(command.size()),
                command.data(), std::strerror(error));
