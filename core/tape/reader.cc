@@ -681,8 +681,12 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
       }
       const FrameKey key{f.crc,           f.stored_bytes,         f.raw_bytes,
                          ev.first_timestamp_ns, ev.last_timestamp_ns, ev.event_count};
-      if (auto [it, added] = pass_event_frames.try_emplace(key, f.offset); !added) {
-        // The same frame twice (a copy spliced into the file): its events happened once.
+      // A frame with events repeated byte for byte, timestamps included, is a copy spliced into
+      // the file: its events happened once. Frames without events (loss records alone) may
+      // legitimately repeat, and are never taken for copies.
+      auto [it, added] = ev.event_count == 0 ? std::pair{pass_event_frames.end(), true}
+                                             : pass_event_frames.try_emplace(key, f.offset);
+      if (!added) {
         if (pass_duplicates++ == 0) first_duplicate = {f.offset, it->second};
         ++stats.duplicate_frames;
         break;
