@@ -239,6 +239,17 @@ Result<std::FILE*> OutputFile::stream() {
   return stream_;
 }
 
+Result<void> OutputFile::sync() {
+  const int fd = stream_ != nullptr ? fileno(stream_) : fd_.get();
+  if (stream_ != nullptr && std::fflush(stream_) != 0) {
+    return errno_error(ErrorKind::Io, "write " + path_, errno);
+  }
+  if (fd >= 0 && ::fsync(fd) != 0 && errno != EINVAL) {  // EINVAL: not syncable
+    return errno_error(ErrorKind::Io, "fsync " + path_, errno);
+  }
+  return {};
+}
+
 Result<void> OutputFile::sync_directory() const {
   // The new directory entry must be durable too, or a crash can lose the whole file.
   UniqueFd dir(::open(dirname_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -276,10 +287,10 @@ Result<void> OutputFile::finish() {
   auto note = [&](const char* what) {
     if (!error) error = errno_error(ErrorKind::Io, fmt::format("{} {}", what, path_), errno).error();
   };
-  const int fd = stream_ != nullptr ? fileno(stream_) : fd_.get();
-  if (stream_ != nullptr && (std::fflush(stream_) != 0 || std::ferror(stream_))) note("write");
-  // EINVAL: not syncable (a pipe, /dev/null).
-  if (!error && fd >= 0 && ::fsync(fd) != 0 && errno != EINVAL) note("fsync");
+  if (stream_ != nullptr && std::ferror(stream_)) note("write");
+  if (!error) {
+    if (auto synced = sync(); !synced) error = synced.error();
+  }
   if (stream_ != nullptr) {
     if (std::fclose(std::exchange(stream_, nullptr)) != 0) note("close");
   } else if (fd_.close() != 0) {

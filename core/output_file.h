@@ -65,6 +65,8 @@ class OutputFile {
   // owns the descriptor, and finish() flushes and closes it. The pointer lives as long as
   // this object and must not be fclose()d by the caller.
   Result<std::FILE*> stream();
+  // Makes what was written so far durable (fsync; a pipe or /dev/null has nothing to sync).
+  Result<void> sync();
   // Makes the file visible at its destination now, while writing goes on (a recording tape:
   // a killed recorder must leave its tape at the name the user gave). Idempotent.
   Result<void> publish();

@@ -13,6 +13,7 @@
 #include "core/otlp/converter.h"
 #include "core/otlp/otlp_json.h"
 #include "core/otlp/pprof.h"
+#include "core/utf8.h"
 
 namespace otlp::ebpf {
 
@@ -42,11 +43,10 @@ constexpr std::chrono::milliseconds kWaitSlice{100};
 
 using Clock = std::chrono::steady_clock;
 
-// Bytes from the collector, safe to print on a terminal: bounded, control and non-ASCII bytes
-// as '.'.
+// Bytes from the collector, safe to print on a terminal (terminal_safe, the one escaper of
+// untrusted text) and bounded to `limit` input bytes.
 std::string printable(std::string_view bytes, size_t limit = 200) {
-  std::string out;
-  for (char c : bytes.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : '.';
+  std::string out = terminal_safe(bytes.substr(0, limit));
   if (bytes.size() > limit) out += "...";
   return out;
 }

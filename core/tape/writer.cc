@@ -31,12 +31,7 @@ class FileSink final : public ByteSink {
  public:
   explicit FileSink(OutputFile file) : file_(std::move(file)) {}
   Result<void> write(std::span<const uint8_t> bytes) override { return file_.write(bytes); }
-  Result<void> sync() override {
-    if (::fsync(file_.fd()) != 0 && errno != EINVAL) {  // EINVAL: not syncable (pipe, /dev/null)
-      return errno_error(ErrorKind::Io, fmt::format("fsync {}", file_.path()), errno);
-    }
-    return {};
-  }
+  Result<void> sync() override { return file_.sync(); }
   Result<void> publish() override { return file_.publish(); }
   Result<void> close() override { return file_.finish(); }
 

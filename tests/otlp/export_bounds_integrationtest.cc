@@ -231,7 +231,7 @@ TEST_F(ExporterMessages, A500sBodyIsShownBoundedAndTerminalSafe) {
   const std::string &m = r.error().message();
   EXPECT_THAT(
       m,
-      HasSubstr("HTTP 500 Scripted, body: 'disk full.]0;PWN..[2J.forged line"));
+      HasSubstr("HTTP 500 Scripted, body: 'disk full\\x1b]0;PWN\\x07\\x1b[2J\\nforged line"));
   EXPECT_EQ(m.find_first_of("\x1b\x07\n"), std::string::npos) << m;
   EXPECT_LT(m.size(), 600u) << "the body excerpt is bounded";
 }

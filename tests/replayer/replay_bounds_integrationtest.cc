@@ -42,6 +42,14 @@ using ::testing::Not;
 const std::string kBinary = BPFTAPE_BINARY;
 constexpr auto kHangGuard = 20s;
 
+// A long-running command that got SIGINT/SIGTERM while doing `what` ended on its own, cleanly
+// (exit 1 with a message), not by the signal and not after the hang guard.
+void expect_stopped_cleanly(const ChildResult& r, const char* what) {
+  ASSERT_FALSE(r.timed_out) << "the signal did not stop " << what;
+  EXPECT_EQ(r.term_signal, 0) << "killed by the signal instead of stopping cleanly";
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
 EbpfEvent syscall_at(uint64_t ts, uint16_t cpu = 0) {
   return EbpfEvent::syscall_event(
       ts, 4242, 4242, cpu,
@@ -152,10 +160,7 @@ TEST(ReplaySpeed, SigintStopsAPacedReplayAndSaysSo) {
     ASSERT_TRUE(child.wait_until_open(tape, kHangGuard));
     child.signal(sig);
     auto r = child.wait(kHangGuard);
-    ASSERT_FALSE(r.timed_out) << "the signal did not stop the paced replay";
-    EXPECT_EQ(r.term_signal, 0)
-        << "killed by the signal instead of stopping cleanly";
-    EXPECT_EQ(r.exit_code, 1) << r.err;
+    expect_stopped_cleanly(r, "the paced replay");
     EXPECT_THAT(r.err, HasSubstr(sig == SIGINT ? "stopped by SIGINT"
                                                : "stopped by SIGTERM"));
     EXPECT_THAT(r.err, HasSubstr("before the end of the tape"));
@@ -240,10 +245,7 @@ TEST_F(ReplayExport, SigintOrSigtermStopsTheExportAndSaysWhatWasNotSent) {
         [&] { return collector.requests().size() > before; }, kHangGuard));
     child.signal(sig);
     auto r = child.wait(kHangGuard);
-    ASSERT_FALSE(r.timed_out) << "the signal did not stop the export";
-    EXPECT_EQ(r.term_signal, 0)
-        << "killed by the signal instead of stopping cleanly";
-    EXPECT_EQ(r.exit_code, 1) << r.err;
+    expect_stopped_cleanly(r, "the export");
     EXPECT_THAT(r.err, HasSubstr("stopped by SIGINT/SIGTERM; not sent: "));
     EXPECT_THAT(r.err, HasSubstr("(3 requests)"));
   }
