@@ -171,6 +171,15 @@ Result<void> LiveSource::resume() {
   return {};
 }
 
+Result<void> LiveSource::set_syscall_traced(uint32_t nr, bool enabled) {
+  for (auto& p : probes_) {
+    if (auto* syscalls = dynamic_cast<SyscallProbe*>(p.probe.get())) {
+      return syscalls->set_syscall_enabled(nr, enabled);
+    }
+  }
+  return make_error(ErrorKind::NotSupported, "syscall tracing is not on in this source");
+}
+
 Result<bool> LiveSource::next(EventBatch& batch) {
   batch.events.clear();
   batch.losses.clear();

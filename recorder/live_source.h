@@ -90,6 +90,10 @@ class LiveSource : public otlp::ebpf::EventSource {
   otlp::ebpf::Result<void> pause();
   otlp::ebpf::Result<void> resume();
   bool paused() const { return paused_; }
+  // Switches the kernel-side tracing of one syscall number (the syscall probe's filter map): a
+  // disabled syscall costs its raw tracepoint's early exit and never reaches the ring.
+  // NotSupported when the syscall probe was not loaded.
+  otlp::ebpf::Result<void> set_syscall_traced(uint32_t nr, bool enabled);
 
   // What the tape needs besides events; each call returns only what is new since the last.
   std::vector<otlp::ebpf::tape::ProcessInfo> take_process_updates();
