@@ -368,14 +368,19 @@ Result<std::unique_ptr<AsyncEventProcessor>> AsyncEventProcessor::create(
                            EventProcessor::with_batch_size(buffer_size, batch_size));
   processor.set_sink(std::move(sink));
   processor.set_filter(std::move(filter));
-  return std::unique_ptr<AsyncEventProcessor>(
+  std::unique_ptr<AsyncEventProcessor> async(
       new AsyncEventProcessor(std::move(processor), queue_capacity));
+  AsyncEventProcessor* raw = async.get();  // the worker is a member: closed before the rest goes
+  // A sink error sticks (submissions fail from then on) but queued flushes still get answers.
+  BPFTAPE_ASSIGN_OR_RETURN(
+      async->worker_,
+      SerialWorker<Job>::start({.capacity = queue_capacity, .on_error = SerialWorker<Job>::OnError::Continue},
+                               [raw](Job& job) { return raw->handle(job); }));
+  return async;
 }
 
 AsyncEventProcessor::AsyncEventProcessor(EventProcessor processor, size_t queue_capacity)
-    : queue_capacity_(queue_capacity), processor_(std::move(processor)) {
-  worker_ = std::thread([this] { run_worker(); });
-}
+    : queue_capacity_(queue_capacity), processor_(std::move(processor)) {}
 
 AsyncEventProcessor::~AsyncEventProcessor() { (void)close(); }
 
@@ -388,98 +393,95 @@ Result<void> AsyncEventProcessor::process_batch(std::span<const EbpfEvent> event
 }
 
 Result<void> AsyncEventProcessor::submit(std::span<const EbpfEvent> events) {
-  std::unique_lock lock(mutex_);
+  if (closed_) {
+    return make_error(ErrorKind::EventProcessingFailed,
+                      "AsyncEventProcessor is closed: events can no longer be submitted");
+  }
+  // Runs of at most the capacity; each joins the newest waiting run when that is one, so that
+  // single-event submits do not allocate each.
   while (!events.empty()) {
-    space_ready_.wait(lock, [&] { return closing_ || queued_events_ < queue_capacity_; });
-    if (closing_) {
-      return make_error(ErrorKind::EventProcessingFailed,
-                        "AsyncEventProcessor is closed: events can no longer be submitted");
+    const auto run = events.first(std::min(queue_capacity_, events.size()));
+    events = events.subspan(run.size());
+    auto queued = worker_->push_or_append(
+        run.size(),
+        [&](Job& tail) {
+          if (tail.flush) return false;
+          tail.events.insert(tail.events.end(), run.begin(), run.end());
+          return true;
+        },
+        [&] { return Job{std::vector<EbpfEvent>(run.begin(), run.end()), nullptr}; });
+    if (!queued) {
+      return closed_ ? make_error(ErrorKind::EventProcessingFailed,
+                                  "AsyncEventProcessor is closed: events can no longer be submitted")
+                     : queued;
     }
-    if (sink_error_) return std::unexpected(*sink_error_);
-    size_t room = queue_capacity_ - queued_events_;
-    size_t take = std::min(room, events.size());
-    // Append to the tail run when it is one, so single-event submits do not allocate each.
-    if (queue_.empty() || queue_.back().flush) queue_.push_back(Item{});
-    auto& run = queue_.back().events;
-    run.insert(run.end(), events.begin(), events.begin() + static_cast<ptrdiff_t>(take));
-    queued_events_ += take;
-    events = events.subspan(take);
-    work_ready_.notify_one();
   }
   return {};
 }
 
 std::future<Result<std::vector<EbpfEvent>>> AsyncEventProcessor::flush_events_async() {
-  auto promise = std::make_shared<std::promise<Result<std::vector<EbpfEvent>>>>();
+  auto promise = std::make_unique<Flushed>();
   auto future = promise->get_future();
-  std::lock_guard lock(mutex_);
-  if (closing_) {
+  if (closed_) {
     promise->set_value(make_error(ErrorKind::EventProcessingFailed,
                                   "AsyncEventProcessor is closed: nothing to flush"));
     return future;
   }
-  queue_.push_back(Item{{}, std::move(promise)});
-  work_ready_.notify_one();
+  // Weight 0: a flush never waits for room. A refused push (a sink error stuck) answers here.
+  Job job{{}, std::move(promise)};
+  if (auto queued = worker_->push(std::move(job), 0); !queued) {
+    Flushed failed;
+    future = failed.get_future();
+    failed.set_value(std::unexpected(queued.error()));
+  }
   return future;
 }
 
-void AsyncEventProcessor::run_worker() {
-  // Publishes stats and the first sink error. Called before any flush promise is fulfilled,
-  // so a caller that waited on a flush sees state at least as new as the flush.
-  auto publish = [this](size_t consumed, const std::optional<EbpfError>& error) {
-    std::lock_guard lock(mutex_);
-    queued_events_ -= consumed;
-    if (error && !sink_error_) sink_error_ = error;
+Result<void> AsyncEventProcessor::handle(Job& job) {
+  auto publish_stats = [this] {
+    std::lock_guard lock(stats_mutex_);
     stats_snapshot_ = processor_.stats();
-    space_ready_.notify_all();
   };
-  auto error_of = [](const auto& result) {
-    return result ? std::nullopt : std::optional<EbpfError>(result.error());
-  };
-  std::deque<Item> work;
-  for (;;) {
-    {
-      std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (closing_ && queue_.empty()) break;
-      work.swap(queue_);
-    }
-    for (auto& item : work) {
-      if (!item.flush) {
-        publish(item.events.size(), error_of(processor_.process_batch(item.events)));
-        continue;
-      }
-      Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
-      if (!flushed) {
-        publish(0, error_of(flushed));
-        item.flush->set_value(std::unexpected(flushed.error()));
-        continue;
-      }
-      std::vector<EbpfEvent> events = processor_.flush_events();
-      publish(0, std::nullopt);
-      item.flush->set_value(std::move(events));
-    }
-    work.clear();
+  if (!job.flush) {
+    auto processed = processor_.process_batch(job.events);
+    publish_stats();
+    if (!processed) return std::unexpected(processed.error());
+    return {};
   }
-  // Deliver what is left; a failure here is reported by close().
-  publish(0, error_of(processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{}));
+  Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
+  if (!flushed) {
+    publish_stats();
+    job.flush->set_value(std::unexpected(flushed.error()));
+    return flushed;
+  }
+  std::vector<EbpfEvent> events = processor_.flush_events();
+  publish_stats();
+  job.flush->set_value(std::move(events));
+  return {};
 }
 
 Result<void> AsyncEventProcessor::close() {
-  {
-    std::lock_guard lock(mutex_);
-    closing_ = true;
+  std::lock_guard closing(close_mutex_);
+  if (!closed_.exchange(true)) {
+    Result<void> drained = worker_->close();
+    // The worker's thread is gone: the processor is this thread's now. Deliver what is left.
+    Result<void> flushed = processor_.has_sink() ? processor_.flush_to_sink() : Result<void>{};
+    {
+      std::lock_guard lock(stats_mutex_);
+      stats_snapshot_ = processor_.stats();
+    }
+    if (!drained) {
+      close_error_ = drained.error();
+    } else if (!flushed) {
+      close_error_ = flushed.error();
+    }
   }
-  work_ready_.notify_all();
-  space_ready_.notify_all();
-  if (worker_.joinable()) worker_.join();
-  std::lock_guard lock(mutex_);
-  if (sink_error_) return std::unexpected(*sink_error_);
+  if (close_error_) return std::unexpected(*close_error_);
   return {};
 }
 
 EventProcessorStats AsyncEventProcessor::stats() const {
-  std::lock_guard lock(mutex_);
+  std::lock_guard lock(stats_mutex_);
   return stats_snapshot_;
 }
 

@@ -16,21 +16,20 @@
 #pragma once
 
 #include <array>
-#include <condition_variable>
+#include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <future>
-#include <memory>
 #include <mutex>
+#include <memory>
 #include <optional>
 #include <span>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
 #include "core/error.h"
 #include "core/event.h"
+#include "core/serial_worker.h"
 
 namespace otlp::ebpf {
 
@@ -150,8 +149,9 @@ class EventProcessor {
 };
 
 // Thread-safe front of an EventProcessor: any number of threads submit events; one worker
-// thread owns the processor and calls the sink. Submission blocks while `queue_capacity`
-// events are waiting (backpressure, not loss). Per-thread submission order is preserved.
+// thread (a SerialWorker) owns the processor and calls the sink. Submission blocks while
+// `queue_capacity` events are waiting (backpressure, not loss). Per-thread submission order is
+// preserved.
 class AsyncEventProcessor {
  public:
   static constexpr size_t kDefaultQueueCapacity = 1 << 16;
@@ -178,25 +178,25 @@ class AsyncEventProcessor {
   EventProcessorStats stats() const;
 
  private:
-  struct Item {
-    std::vector<EbpfEvent> events;  // a run of submitted events
-    std::shared_ptr<std::promise<Result<std::vector<EbpfEvent>>>> flush;  // or a flush request
+  using Flushed = std::promise<Result<std::vector<EbpfEvent>>>;
+  struct Job {
+    std::vector<EbpfEvent> events;   // a run of submitted events
+    std::unique_ptr<Flushed> flush;  // or a flush request
   };
   AsyncEventProcessor(EventProcessor processor, size_t queue_capacity);
   Result<void> submit(std::span<const EbpfEvent> events);
-  void run_worker();
+  // The worker's handler; publishes the stats before any flush promise is kept, so that a
+  // caller that waited on a flush sees state at least as new as the flush.
+  Result<void> handle(Job& job);
 
   const size_t queue_capacity_;
-  mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable space_ready_;
-  std::deque<Item> queue_;               // guarded by mutex_
-  size_t queued_events_ = 0;             // guarded by mutex_
-  bool closing_ = false;                 // guarded by mutex_
-  std::optional<EbpfError> sink_error_;  // guarded by mutex_
-  EventProcessorStats stats_snapshot_;   // guarded by mutex_, refreshed by the worker
-  EventProcessor processor_;             // owned by the worker thread while it runs
-  std::thread worker_;
+  mutable std::mutex stats_mutex_;
+  EventProcessorStats stats_snapshot_;  // guarded by stats_mutex_, refreshed by the worker
+  EventProcessor processor_;            // the worker's while it runs; the closer's after
+  std::mutex close_mutex_;  // one close() at a time; guards close_error_
+  std::optional<EbpfError> close_error_;  // the first error close() found
+  std::atomic<bool> closed_{false};  // set by close(): submissions are refused from then on
+  std::unique_ptr<SerialWorker<Job>> worker_;  // last: its thread uses everything above
 };
 
 }  // namespace otlp::ebpf

@@ -1,14 +1,12 @@
 #include "core/otlp/output.h"
 
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "core/otlp/pprof.h"
+#include "core/serial_worker.h"
 
 namespace otlp::ebpf {
 namespace {
@@ -87,9 +85,9 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_otlp_headers(std:
   return out;
 }
 
-// The collector side of a stream: one thread owns the exporter and sends queued requests in
-// order. Requests are owned by the queue until sent. Every request that does not reach the
-// collector is counted in `unsent`.
+// The collector side of a stream: one worker thread owns the exporter and sends queued
+// requests in order. Requests are owned by the queue until sent. Every request that does not
+// reach the collector is counted in `unsent`.
 struct OtlpStream::Sender {
   struct Request {
     OtlpSignal signal;
@@ -97,75 +95,67 @@ struct OtlpStream::Sender {
     uint64_t items;
   };
 
-  explicit Sender(std::unique_ptr<OtlpHttpExporter> e) : exporter(std::move(e)) {
-    thread = std::thread([this] { run(); });
+  static Result<std::unique_ptr<Sender>> start(std::unique_ptr<OtlpHttpExporter> exporter) {
+    std::unique_ptr<Sender> sender(new Sender(std::move(exporter)));
+    Sender* raw = sender.get();  // the worker is a member: closed before the sender goes
+    // A failed request does not stop the ones behind it (each is a whole export); send()
+    // keeps the first failure.
+    BPFTAPE_ASSIGN_OR_RETURN(
+        sender->worker,
+        SerialWorker<Request>::start(
+            {.capacity = kQueueCapacity, .on_error = SerialWorker<Request>::OnError::Continue},
+            [raw](Request& request) { return raw->send(request); }));
+    return sender;
   }
   ~Sender() { stop(); }
 
   // `wait`: block for room (final requests); else drop and count when full. The wait ends:
-  // the sender takes a request at least every export deadline (each send is bounded by it).
+  // the worker takes a request at least every export deadline (each send is bounded by it).
   void push(Request request, bool wait) {
-    std::unique_lock lock(mutex);
-    if (wait) {
-      changed.wait(lock, [&] { return queue.size() < kQueueCapacity; });
-    } else if (queue.size() >= kQueueCapacity) {
-      ++dropped_requests;
-      dropped_items += request.items;
-      unsent.add(request.signal, request.items);
-      return;
-    }
-    queue.push_back(std::move(request));
-    changed.notify_all();
+    const OtlpSignal signal = request.signal;
+    const uint64_t items = request.items;
+    const bool queued = wait ? worker->push(std::move(request)).has_value() : worker->try_push(request);
+    if (queued) return;
+    std::lock_guard lock(mutex);
+    ++dropped_requests;
+    dropped_items += items;
+    unsent.add(signal, items);
   }
 
   // Sends what is queued (or gives it up once the exporter's deadline passed or a stop was
   // asked), then ends the thread. Idempotent.
   void stop() {
-    {
-      std::lock_guard lock(mutex);
-      stopping = true;
-    }
-    changed.notify_all();
-    if (thread.joinable()) thread.join();
+    if (worker) (void)worker->close();
   }
 
-  void run() {
-    for (;;) {
-      Request request;
-      {
-        std::unique_lock lock(mutex);
-        changed.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) return;
-        request = std::move(queue.front());
-        queue.pop_front();
-        changed.notify_all();
-      }
-      const uint64_t abandoned_before = exporter->stats().requests_abandoned;
-      auto sent = exporter->send(request.signal, *request.message);
-      const bool abandoned = exporter->stats().requests_abandoned != abandoned_before;
-      std::lock_guard lock(mutex);
-      if (sent) continue;
-      unsent.add(request.signal, request.items);
-      if (abandoned) {
-        stopped_by = exporter->gave_up();
-      } else if (!first_failure) {
-        first_failure = sent.error();
-      }
+  // The worker's handler.
+  Result<void> send(Request& request) {
+    const uint64_t abandoned_before = exporter->stats().requests_abandoned;
+    auto sent = exporter->send(request.signal, *request.message);
+    const bool abandoned = exporter->stats().requests_abandoned != abandoned_before;
+    std::lock_guard lock(mutex);
+    if (sent) return {};
+    unsent.add(request.signal, request.items);
+    if (abandoned) {
+      stopped_by = exporter->gave_up();
+    } else if (!first_failure) {
+      first_failure = sent.error();
     }
+    return {};
   }
 
-  std::unique_ptr<OtlpHttpExporter> exporter;  // used by `thread` only until stop()
-  std::thread thread;
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<Request> queue;
-  bool stopping = false;
+  std::unique_ptr<OtlpHttpExporter> exporter;  // used by the worker only until stop()
+  std::mutex mutex;  // guards the figures below: the worker and push() both count
   uint64_t dropped_requests = 0;
   uint64_t dropped_items = 0;
   UnsentItems unsent;
   // Why requests were given up (None: none was), and the first request refused or failed.
   ExportStop stopped_by = ExportStop::None;
   std::optional<EbpfError> first_failure;
+  std::unique_ptr<SerialWorker<Request>> worker;  // last: its thread uses everything above
+
+ private:
+  explicit Sender(std::unique_ptr<OtlpHttpExporter> e) : exporter(std::move(e)) {}
 };
 
 OtlpStream::OtlpStream(OtlpOutput output) : output_(std::move(output)) {}
@@ -192,7 +182,7 @@ Result<std::unique_ptr<OtlpStream>> OtlpStream::open(const OtlpOutput& output, b
     config.max_attempts = output.max_attempts;
     config.stop_requested = output.stop_requested;
     BPFTAPE_ASSIGN_OR_RETURN(auto exporter, OtlpHttpExporter::create(std::move(config)));
-    stream->sender_ = std::make_unique<Sender>(std::move(exporter));
+    BPFTAPE_ASSIGN_OR_RETURN(stream->sender_, Sender::start(std::move(exporter)));
   }
   return stream;
 }

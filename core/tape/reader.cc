@@ -11,7 +11,6 @@
 #include <future>
 #include <new>
 #include <set>
-#include <system_error>
 #include <tuple>
 #include <variant>
 
@@ -22,6 +21,7 @@
 #include <zstd.h>
 
 #include "core/saturating.h"
+#include "core/serial_worker.h"
 #include "core/tape/event_codec.h"
 #include "core/tape/tape.capnp.h"
 #include "core/unique_fd.h"
@@ -471,9 +471,22 @@ struct TapeReader::Impl {
   bool finished = false;             // next() returned false
   std::optional<uint64_t> truncated_at;
   std::optional<EbpfError> error;
-  // Declared before in_flight: decode tasks use it until their futures are destroyed.
+  // Declared before the decoders: their jobs take vectors from it until they are closed.
   EventVectorPool pool;
   std::deque<std::future<Result<DecodedFrame>>> in_flight;
+  // With decode_threads > 1: one worker per thread, started on first use, handed frames in
+  // turn (each keeps its own frames in order; in_flight keeps file order across them).
+  // Empty when no thread could be had: frames are then decoded on the caller's thread.
+  struct DecodeJob {
+    std::shared_ptr<const RawFrame> frame;
+    FrameAllowance allowance;
+    std::promise<Result<DecodedFrame>> result;
+  };
+  std::vector<std::unique_ptr<SerialWorker<DecodeJob>>> decoders;
+  bool decoders_tried = false;
+  size_t next_decoder = 0;
+  // Starts the decoders once; false when there are none (one thread, or no thread to be had).
+  bool start_decoders();
   std::deque<EventBatch> ready;
   uint64_t pass_events = 0;  // events delivered by frames of the current pass (for warnings)
   uint64_t pass_frames = 0;
@@ -732,8 +745,8 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
   return {};
 }
 
-// Reads frames (I/O on this thread) and hands their decoding to worker threads, keeping at
-// most decode_threads frames in flight. Each future owns its RawFrame: no shared state.
+// Reads frames (I/O on this thread) and hands their decoding to the decoders, keeping at most
+// decode_threads frames in flight. Each job owns its RawFrame: no shared state but the pool.
 void TapeReader::Impl::schedule() {
   const size_t window = std::max(1u, options.decode_threads);
   auto fail = [this](EbpfError error) {
@@ -759,22 +772,36 @@ void TapeReader::Impl::schedule() {
       break;
     }
     pos += kFrameHeaderSize + read->frame.stored.size();
-    // Shared with the task, so that the frame is still here when no task can be started.
     auto frame = std::make_shared<const RawFrame>(std::move(read->frame));
-    if (options.decode_threads > 1) {
-      try {
-        in_flight.push_back(std::async(std::launch::async, [frame, a = *allowance, pool = &pool] {
-          return decode_frame(*frame, a, pool);
-        }));
-        continue;
-      } catch (const std::system_error&) {
-        // No thread to be had (e.g. under an address-space limit): decode here instead.
-      }
+    if (start_decoders()) {
+      DecodeJob job{frame, *allowance, {}};
+      in_flight.push_back(job.result.get_future());
+      auto& decoder = *decoders[next_decoder++ % decoders.size()];
+      if (decoder.push(std::move(job))) continue;
+      in_flight.pop_back();  // never expected: the decoders only close with the reader
     }
     std::promise<Result<DecodedFrame>> p;
     p.set_value(decode_frame(*frame, *allowance, &pool));
     in_flight.push_back(p.get_future());
   }
+}
+
+bool TapeReader::Impl::start_decoders() {
+  if (!decoders_tried) {
+    decoders_tried = true;
+    for (unsigned i = 0; options.decode_threads > 1 && i < options.decode_threads; ++i) {
+      // The window bounds the jobs in flight, so a decoder's queue never fills.
+      auto decoder = SerialWorker<DecodeJob>::start(
+          {.capacity = options.decode_threads, .on_error = SerialWorker<DecodeJob>::OnError::Continue},
+          [pool = &pool](DecodeJob& job) -> Result<void> {
+            job.result.set_value(decode_frame(*job.frame, job.allowance, pool));
+            return {};
+          });
+      if (!decoder) break;  // no more threads to be had (e.g. an address-space limit)
+      decoders.push_back(std::move(*decoder));
+    }
+  }
+  return !decoders.empty();
 }
 
 void TapeReader::Impl::clear_pass_frames() {
@@ -784,7 +811,8 @@ void TapeReader::Impl::clear_pass_frames() {
 }
 
 void TapeReader::Impl::reset_pipeline() {
-  in_flight.clear();  // std::async futures wait for their task here
+  // Frames still being decoded are finished by their decoder and dropped: nobody waits.
+  in_flight.clear();
   ready.clear();
   reading_done = false;
   finished = false;

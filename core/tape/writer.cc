@@ -1,16 +1,11 @@
 #include "core/tape/writer.h"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include <capnp/message.h>
@@ -18,6 +13,7 @@
 #include <fmt/format.h>
 #include <zstd.h>
 
+#include "core/serial_worker.h"
 #include "core/tape/event_codec.h"
 #include "core/tape/format.h"
 #include "core/tape/tape.capnp.h"
@@ -126,16 +122,13 @@ struct TapeWriter::Impl {
   uint32_t written_stacks = 0;
   uint64_t lost_events = 0;
 
-  // Guards what store_frame changes (index, the frame/byte counters of stats_) and the queue.
+  // Guards what store_frame changes (index, the frame/byte counters of stats_) and
+  // spare_encoders: the worker changes them while the caller reads them.
   std::mutex mutex;
   std::vector<IndexEntry> index;
-  // Background compression: frames waiting for the worker, in file order.
-  std::thread worker;
-  std::condition_variable queue_changed;
-  std::deque<SerializedFrame> queue;
-  bool frame_in_progress = false;  // the worker holds a frame it took off the queue
-  bool stopping = false;
-  std::optional<EbpfError> worker_error;
+  // Background compression: serializes, compresses and writes frames in file order. Last
+  // member: it is closed (its thread joined) before anything above goes away.
+  std::unique_ptr<SerialWorker<SerializedFrame>> worker;
 };
 
 TapeWriter::TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& interns,
@@ -172,8 +165,17 @@ Result<std::unique_ptr<TapeWriter>> TapeWriter::create(std::unique_ptr<ByteSink>
   BPFTAPE_RETURN_IF_ERROR(writer->write_header_and_metadata(metadata));
   if (!options.defer_publish) BPFTAPE_RETURN_IF_ERROR(writer->publish());
   if (options.background_compression) {
-    TapeWriter* raw = writer.get();  // the worker is joined before the writer goes away
-    writer->impl_->worker = std::thread([raw] { raw->worker_loop(); });
+    TapeWriter* raw = writer.get();  // the worker is closed before the writer goes away
+    BPFTAPE_ASSIGN_OR_RETURN(
+        writer->impl_->worker,
+        SerialWorker<SerializedFrame>::start(
+            {.capacity = options.queued_frames,
+             // Nothing after a failed frame may be written: the file must stay a readable prefix.
+             .on_error = SerialWorker<SerializedFrame>::OnError::Stop,
+             // Compression is throughput work; the caller (the recorder's drain loop) is latency
+             // work: where they share a CPU, the drain loop must win at once when woken.
+             .nice_increment = 10},
+            [raw](SerializedFrame& frame) { return raw->write_in_background(frame); }));
   }
   return writer;
 }
@@ -183,63 +185,32 @@ TapeWriter::Stats TapeWriter::stats() const {
   return stats_;
 }
 
-void TapeWriter::worker_loop() {
-  // Compression is throughput work; the caller (the recorder's drain loop) is latency work:
-  // where they share a CPU, the drain loop must win at once when a wakeup arrives. Best
-  // effort: a failure only loses the preference.
-  const int tid = static_cast<int>(::syscall(SYS_gettid));
-  errno = 0;
-  const int nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
-  if (errno == 0) (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, nice + 10));
-  for (;;) {
-    SerializedFrame frame;
-    {
-      std::unique_lock lock(impl_->mutex);
-      impl_->queue_changed.wait(lock, [&] { return impl_->stopping || !impl_->queue.empty(); });
-      if (impl_->queue.empty()) return;  // stopping, and everything is written
-      frame = std::move(impl_->queue.front());
-      impl_->queue.pop_front();
-      impl_->frame_in_progress = true;
-    }
-    Result<void> stored;
-    if (frame.encoder) {
-      frame.words = serialize_events(*frame.encoder);
-      frame.encoder->clear();
-      stored = check_frame_size(frame);
-    }
-    if (stored) stored = store_frame(frame);
-    std::lock_guard lock(impl_->mutex);
-    impl_->frame_in_progress = false;
-    if (frame.encoder) impl_->spare_encoders.push_back(std::move(frame.encoder));
-    if (!stored) {
-      // Nothing after a failed frame may be written: the file must stay a readable prefix.
-      impl_->worker_error = stored.error();
-      impl_->queue.clear();
-      impl_->stopping = true;
-    }
-    impl_->queue_changed.notify_all();
-    if (!stored) return;
+Result<void> TapeWriter::write_in_background(SerializedFrame& frame) {
+  Result<void> stored;
+  if (frame.encoder) {
+    frame.words = serialize_events(*frame.encoder);
+    frame.encoder->clear();
+    stored = check_frame_size(frame);
   }
+  if (stored) stored = store_frame(frame);
+  if (frame.encoder) {
+    std::lock_guard lock(impl_->mutex);
+    impl_->spare_encoders.push_back(std::move(frame.encoder));
+  }
+  return stored;
 }
 
 Result<void> TapeWriter::stop_worker() {
-  if (!impl_->worker.joinable()) return {};
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  impl_->queue_changed.notify_all();
-  impl_->worker.join();
-  if (impl_->worker_error && !failed_) failed_ = impl_->worker_error;
+  if (!impl_->worker) return {};
+  auto closed = impl_->worker->close();
+  impl_->worker.reset();
+  if (!closed && !failed_) failed_ = closed.error();
   if (failed_) return std::unexpected(*failed_);
   return {};
 }
 
 Result<void> TapeWriter::check_usable() {
-  if (!failed_ && impl_->worker.joinable()) {
-    std::lock_guard lock(impl_->mutex);
-    if (impl_->worker_error) failed_ = impl_->worker_error;
-  }
+  if (!failed_ && impl_->worker) failed_ = impl_->worker->error();
   if (failed_) {
     return make_error(failed_->kind(),
                       "the tape writer failed earlier and accepts no more data: " +
@@ -276,21 +247,11 @@ Result<void> TapeWriter::write_serialized(SerializedFrame&& frame) {
   if (!frame.encoder) {
     if (auto r = check_frame_size(frame); !r) return fail(r.error());
   }
-  if (!impl_->worker.joinable()) {
+  if (!impl_->worker) {
     if (auto r = store_frame(frame); !r) return fail(r.error());
     return {};
   }
-  std::unique_lock lock(impl_->mutex);
-  impl_->queue_changed.wait(lock, [&] {
-    return impl_->stopping || impl_->queue.size() < options_.queued_frames;
-  });
-  if (impl_->worker_error) {
-    failed_ = impl_->worker_error;
-    return std::unexpected(*failed_);
-  }
-  impl_->queue.push_back(std::move(frame));
-  lock.unlock();  // the woken worker does not then block on the mutex we hold
-  impl_->queue_changed.notify_all();
+  if (auto r = impl_->worker->push(std::move(frame)); !r) return fail(r.error());
   return {};
 }
 
@@ -492,7 +453,7 @@ Result<void> TapeWriter::flush_events() {
   BPFTAPE_RETURN_IF_ERROR(flush_interned());
   SerializedFrame frame{static_cast<uint8_t>(FrameType::Events), {}, enc.first_timestamp_ns(),
                         enc.last_timestamp_ns(), enc.event_count(), {}};
-  if (!impl_->worker.joinable()) {
+  if (!impl_->worker) {
     frame.words = serialize_events(enc);
     enc.clear();
     return write_serialized(std::move(frame));

@@ -150,19 +150,20 @@ class TapeWriter {
   TapeWriter(std::unique_ptr<ByteSink> sink, const InternTable& interns,
              const WriterOptions& options);
   struct Impl;
+  struct SerializedFrame;
   Result<void> check_usable();
   Result<void> fail(EbpfError error);
-  // Waits until the worker has written every queued frame, then stops it; its error, if any,
+  // Waits until the worker has written every queued frame, then closes it; its error, if any,
   // becomes the writer's. No-op without a worker.
   Result<void> stop_worker();
-  void worker_loop();
+  // The background worker's handler: serializes an events frame, writes it.
+  Result<void> write_in_background(SerializedFrame& frame);
   Result<void> write_header_and_metadata(const TapeMetadata& metadata);
   Result<void> flush_events();
   Result<void> flush_interned();
   // Serializes one message and hands it to store_frame, directly or through the worker.
   Result<void> write_frame(uint8_t type, void* message_builder, uint64_t first_ts,
                            uint64_t last_ts, uint32_t events);
-  struct SerializedFrame;
   // Hands a frame to store_frame, directly or through the worker's queue (waiting while the
   // queue is full); an error the worker hit earlier is returned here.
   Result<void> write_serialized(SerializedFrame&& frame);
