@@ -89,6 +89,12 @@ Result<OutputRequest> output_request_from(const ParsedArgs& args, bool print_rep
 }
 
 Result<void> open_outputs(const OutputRequest& request, Tracers& tracers) {
+  // Connections and requests are kept one by one only for the outputs that list them (OTLP
+  // spans, trace slices): the report and the metrics need totals, and keeping every request
+  // would make a replay's memory grow with the tape.
+  const bool exports_spans =
+      request.otlp.traces && (!request.otlp.endpoint.empty() || !request.otlp.json_path.empty());
+  tracers.network.set_keep_completed(exports_spans || request.trace_json.has_value());
   if (request.trace_json) {
     BPFTAPE_ASSIGN_OR_RETURN(tracers.trace, TraceJsonWriter::open(*request.trace_json, request.files));
   }

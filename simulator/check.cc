@@ -81,8 +81,8 @@ void compare_network(Checker& check, const NetworkAggregator& agg, const GroundT
   check.equal("connections closed", got.connections_closed, want.closed);
   check.equal("http requests", got.http_requests, want.http_requests);
   std::map<std::tuple<std::string, std::string, int>, uint64_t> answered;
-  for (const auto& r : agg.http_requests()) {
-    if (r.status != 0) ++answered[{r.method, r.path, r.status}];
+  for (const auto& [route, latency] : agg.route_latencies()) {
+    answered[{route.method, route.path, route.status}] = latency.count();
   }
   check.that(answered == want.answered,
              fmt::format("answered HTTP requests by (method, path, status) differ ({} vs {} kinds)",

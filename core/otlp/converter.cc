@@ -220,31 +220,10 @@ void fill_latency(const LatencyHistogram& h, metrics_pb::HistogramDataPoint* p) 
 }
 
 // OpenTelemetry's recommended bounds for http.*.request.duration (seconds).
-constexpr double kHttpBounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
-                                  0.5,   0.75, 1.0,   2.5,   5.0,   7.5, 10.0};
-
-struct HttpDurations {
-  uint64_t count = 0;
-  double sum = 0, min = 0, max = 0;
-  std::vector<uint64_t> buckets = std::vector<uint64_t>(std::size(kHttpBounds) + 1, 0);
-  void record(double seconds) {
-    min = count == 0 ? seconds : std::min(min, seconds);
-    max = count == 0 ? seconds : std::max(max, seconds);
-    ++count;
-    sum += seconds;
-    size_t b = std::lower_bound(std::begin(kHttpBounds), std::end(kHttpBounds), seconds) -
-               std::begin(kHttpBounds);
-    ++buckets[b];
-  }
-};
-
 // What one process contributed, gathered from every aggregator before emitting.
 struct ProcessMetrics {
   std::vector<SyscallSummary> syscalls;
-  uint64_t bytes_sent = 0, bytes_received = 0, retransmits = 0;
-  std::map<std::pair<ConnectionRole, NetProtocol>, uint64_t> connections;
-  // (role, method, status) -> durations of requests that got a response.
-  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations> http;
+  ProcessNetwork network;
   bool has_network = false;
   uint64_t outstanding_bytes = 0, outstanding_allocations = 0;
   bool has_memory = false;
@@ -286,26 +265,26 @@ void emit_process_metrics(const ProcessMetrics& pm, MetricSet& set) {
   }
   if (pm.has_network) {
     auto* io = set.counter("process.network.io", "By", "Bytes moved over sockets");
-    attr_str(set.point(io->mutable_data_points(), static_cast<int64_t>(pm.bytes_sent))
+    attr_str(set.point(io->mutable_data_points(), static_cast<int64_t>(pm.network.bytes_sent))
                  ->mutable_attributes(),
              "network.io.direction", "transmit");
-    attr_str(set.point(io->mutable_data_points(), static_cast<int64_t>(pm.bytes_received))
+    attr_str(set.point(io->mutable_data_points(), static_cast<int64_t>(pm.network.bytes_received))
                  ->mutable_attributes(),
              "network.io.direction", "receive");
     auto* conns = set.counter("bpftape.network.connections", "{connection}",
                               "Connections seen (opened, or open when the recording started)");
-    for (const auto& [key, n] : pm.connections) {
+    for (const auto& [key, n] : pm.network.connections) {
       auto* kv = set.point(conns->mutable_data_points(), static_cast<int64_t>(n))
                      ->mutable_attributes();
       attr_str(kv, "network.transport", transport_name(key.second));
       attr_str(kv, "bpftape.connection.role", role_name(key.first));
     }
     auto* retx = set.counter("bpftape.tcp.retransmits", "{segment}", "TCP retransmissions");
-    set.point(retx->mutable_data_points(), static_cast<int64_t>(pm.retransmits));
+    set.point(retx->mutable_data_points(), static_cast<int64_t>(pm.network.retransmits));
   }
   for (ConnectionRole role : {ConnectionRole::Server, ConnectionRole::Client}) {
     metrics_pb::Histogram* hist = nullptr;
-    for (const auto& [key, d] : pm.http) {
+    for (const auto& [key, d] : pm.network.http) {
       if (std::get<0>(key) != role) continue;
       if (hist == nullptr) {
         hist = set.metric(role == ConnectionRole::Server ? "http.server.request.duration"
@@ -321,7 +300,7 @@ void emit_process_metrics(const ProcessMetrics& pm, MetricSet& set) {
       p->set_sum(d.sum);
       p->set_min(d.min);
       p->set_max(d.max);
-      for (double b : kHttpBounds) p->add_explicit_bounds(b);
+      for (double b : kHttpDurationBounds) p->add_explicit_bounds(b);
       for (uint64_t c : d.buckets) p->add_bucket_counts(c);
     }
   }
@@ -608,18 +587,12 @@ Result<void> EbpfOtlpConverter::build_metrics(const AggregatorResults& a,
     for (uint32_t pid : a.syscalls->pids()) per_pid[pid].syscalls = a.syscalls->for_pid(pid);
   }
   if (a.network != nullptr) {
-    for (const Connection& c : a.network->connections()) {
-      ProcessMetrics& pm = per_pid[c.pid];
-      pm.has_network = true;
-      pm.bytes_sent += c.bytes_sent;
-      pm.bytes_received += c.bytes_received;
-      pm.retransmits += c.retransmits;
-      ++pm.connections[{c.role, c.protocol}];
-    }
-    for (const HttpRequest& q : a.network->http_requests()) {
-      if (q.status == 0 || q.end_ns < q.start_ns) continue;  // no response: no duration
-      per_pid[q.pid].http[{q.role, q.method, q.status}].record(
-          static_cast<double>(q.end_ns - q.start_ns) / 1e9);
+    for (auto& [pid, network] : a.network->by_pid()) {
+      ProcessMetrics& pm = per_pid[pid];
+      // A process with answered requests but no connection of its own (its socket was first
+      // seen in another process) has network metrics only for those requests.
+      pm.has_network = !network.connections.empty();
+      pm.network = std::move(network);
     }
   }
   if (a.memory != nullptr) {

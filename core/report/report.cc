@@ -66,22 +66,20 @@ Rows compute_rows(const ReportInputs& in) {
     }
   }
   if (in.network) {
-    std::map<std::tuple<std::string, std::string, int>, LatencyHistogram> by_route;
-    for (const auto& r : in.network->http_requests()) {
-      if (r.status == 0) continue;
-      by_route[{r.method, r.path, r.status}].record(r.end_ns - r.start_ns);
-    }
+    const auto by_route = in.network->route_latencies();
     rows.http_kinds = by_route.size();
-    for (const auto& [key, h] : by_route) {
-      rows.http.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), h.count(),
-                           h.percentile(0.5), h.percentile(0.99)});
+    for (const auto& [route, h] : by_route) {
+      rows.http.push_back({route.method, route.path, route.status, h.count(), h.percentile(0.5),
+                           h.percentile(0.99)});
     }
     std::stable_sort(rows.http.begin(), rows.http.end(),
                      [](const HttpRow& a, const HttpRow& b) { return a.count > b.count; });
     if (rows.http.size() > in.top) rows.http.resize(in.top);
-    for (const auto& c : in.network->connections()) {
-      if (c.role == ConnectionRole::Client) ++rows.client_connections;
-      if (c.role == ConnectionRole::Server) ++rows.server_connections;
+    for (const auto& [pid, network] : in.network->by_pid()) {
+      for (const auto& [key, count] : network.connections) {
+        if (key.first == ConnectionRole::Client) rows.client_connections += count;
+        if (key.first == ConnectionRole::Server) rows.server_connections += count;
+      }
     }
   }
   Symbolizer no_symbols;

@@ -25,7 +25,38 @@ NetworkAggregator::ConnectionState& NetworkAggregator::connection(const EbpfEven
   return c;
 }
 
+void HttpDurations::record(double seconds) {
+  min = count == 0 ? seconds : std::min(min, seconds);
+  max = count == 0 ? seconds : std::max(max, seconds);
+  ++count;
+  sum += seconds;
+  const size_t bucket = static_cast<size_t>(
+      std::lower_bound(std::begin(kHttpDurationBounds), std::end(kHttpDurationBounds), seconds) -
+      std::begin(kHttpDurationBounds));
+  ++buckets[bucket];
+}
+
+void NetworkAggregator::count_connection(const Connection& c,
+                                         std::map<uint32_t, ProcessNetwork>& by_pid) {
+  ProcessNetwork& p = by_pid[c.pid];
+  p.bytes_sent += c.bytes_sent;
+  p.bytes_received += c.bytes_received;
+  p.retransmits += c.retransmits;
+  ++p.connections[{c.role, c.protocol}];
+}
+
+void NetworkAggregator::count_answered(const HttpRequest& r,
+                                       std::map<uint32_t, ProcessNetwork>& by_pid,
+                                       std::map<HttpRoute, LatencyHistogram>& routes) {
+  if (r.status == 0 || r.end_ns < r.start_ns) return;  // no response: no duration
+  const uint64_t duration_ns = r.end_ns - r.start_ns;
+  by_pid[r.pid].http[{r.role, r.method, r.status}].record(static_cast<double>(duration_ns) / 1e9);
+  routes[HttpRoute{r.method, r.path, r.status}].record(duration_ns);
+}
+
 void NetworkAggregator::finish_request(HttpRequest request) {
+  count_answered(request, closed_by_pid_, closed_routes_);
+  if (!keep_completed_) return;
   if (completed_.size() >= kMaxKeptRequests) {
     ++stats_.http_requests_not_kept;
     return;
@@ -78,7 +109,8 @@ void NetworkAggregator::close(ConnectionState& c, uint64_t ts) {
   for (auto& r : c.pending) finish_request(std::move(r));  // status stays 0: no response
   c.info.close_ns = ts;
   ++stats_.connections_closed;
-  closed_.push_back(c.info);
+  count_connection(c.info, closed_by_pid_);
+  if (keep_completed_) closed_.push_back(c.info);
 }
 
 void NetworkAggregator::consume(std::span<const EbpfEvent> events, const InternTable& interned) {
@@ -151,6 +183,32 @@ std::vector<Connection> NetworkAggregator::connections() const {
   std::sort(still_open.begin(), still_open.end(),
             [](const Connection& a, const Connection& b) { return a.socket_id < b.socket_id; });
   out.insert(out.end(), still_open.begin(), still_open.end());
+  return out;
+}
+
+std::map<uint32_t, ProcessNetwork> NetworkAggregator::by_pid() const {
+  std::map<uint32_t, ProcessNetwork> out = closed_by_pid_;
+  std::map<HttpRoute, LatencyHistogram> unused;
+  // Socket-id order: the same totals whatever the hash map's order (floating-point sums).
+  std::vector<const ConnectionState*> open;
+  open.reserve(open_.size());
+  for (const auto& [id, c] : open_) open.push_back(&c);
+  std::sort(open.begin(), open.end(), [](const ConnectionState* a, const ConnectionState* b) {
+    return a->info.socket_id < b->info.socket_id;
+  });
+  for (const ConnectionState* c : open) {
+    count_connection(c->info, out);
+    if (c->responding) count_answered(*c->responding, out, unused);
+  }
+  return out;
+}
+
+std::map<HttpRoute, LatencyHistogram> NetworkAggregator::route_latencies() const {
+  std::map<HttpRoute, LatencyHistogram> out = closed_routes_;
+  std::map<uint32_t, ProcessNetwork> unused;
+  for (const auto& [id, c] : open_) {
+    if (c.responding) count_answered(*c.responding, unused, out);
+  }
   return out;
 }
 

@@ -2,15 +2,19 @@
 // sessions, and HTTP/1.x requests recognised from captured payload prefixes.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "core/tracers/aggregator.h"
+#include "core/tracers/latency_histogram.h"
 
 namespace otlp::ebpf {
 
@@ -63,17 +67,63 @@ struct Connection {
   uint64_t http_requests = 0;
 };
 
+// Explicit bucket bounds (seconds) of HTTP request durations: OpenTelemetry's advice for
+// http.*.request.duration, so the OTLP histograms carry them as they are.
+inline constexpr double kHttpDurationBounds[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                                 0.5,   0.75, 1.0,   2.5,   5.0,   7.5, 10.0};
+
+// Durations of answered requests in those buckets, with exact count, sum, min and max.
+struct HttpDurations {
+  uint64_t count = 0;
+  double sum = 0, min = 0, max = 0;
+  std::vector<uint64_t> buckets = std::vector<uint64_t>(std::size(kHttpDurationBounds) + 1, 0);
+  void record(double seconds);
+};
+
+// One HTTP route as the report groups requests: method, path and response status.
+struct HttpRoute {
+  std::string method;
+  std::string path;
+  int status = 0;
+  auto operator<=>(const HttpRoute&) const = default;
+};
+
+// What one process's sockets did over the recording, closed connections and open ones alike:
+// what the report and the OTLP metrics need, kept without keeping any connection or request.
+struct ProcessNetwork {
+  uint64_t bytes_sent = 0, bytes_received = 0, retransmits = 0;  // TCP connections' bytes
+  std::map<std::pair<ConnectionRole, NetProtocol>, uint64_t> connections;
+  // (role, method, status) -> durations of the requests that got a response.
+  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations> http;
+};
+
+// Memory: open connections with their pending requests, the totals above (per process and per
+// route: bounded by the workload's distinct processes and routes, not by its length) and, while
+// keep_completed (the default) is on, every closed connection and completed request (up to
+// kMaxKeptRequests). Replays that need only the totals (the report, metrics) turn it off and
+// stay flat however long the tape.
 class NetworkAggregator : public Aggregator {
  public:
   static constexpr size_t kMaxKeptRequests = 1 << 20;
 
   void consume(std::span<const EbpfEvent> events, const InternTable& interned) override;
 
+  // Before the first consume(): whether closed connections and completed requests are kept
+  // for connections() and http_requests().
+  void set_keep_completed(bool keep) { keep_completed_ = keep; }
+  bool keeps_completed() const { return keep_completed_; }
+
   const NetworkStats& stats() const { return stats_; }
   // Every connection seen, closed ones first in close order, then open ones by socket id.
+  // Without keep_completed: the open ones only.
   std::vector<Connection> connections() const;
-  // Completed requests in completion order, then still-pending ones by start time.
+  // Completed requests in completion order, then still-pending ones by start time. Without
+  // keep_completed: the pending ones only.
   std::vector<HttpRequest> http_requests() const;
+  // Totals per process, and answered requests' latency per route; both count what is still
+  // open (a request being answered counts once its status line was seen).
+  std::map<uint32_t, ProcessNetwork> by_pid() const;
+  std::map<HttpRoute, LatencyHistogram> route_latencies() const;
 
  private:
   struct ConnectionState {
@@ -87,8 +137,17 @@ class NetworkAggregator : public Aggregator {
                   std::string_view bytes);
   void finish_request(HttpRequest request);
   void close(ConnectionState& c, uint64_t ts);
+  // Adds a connection's or an answered request's share to the totals.
+  static void count_connection(const Connection& c, std::map<uint32_t, ProcessNetwork>& by_pid);
+  static void count_answered(const HttpRequest& r, std::map<uint32_t, ProcessNetwork>& by_pid,
+                             std::map<HttpRoute, LatencyHistogram>& routes);
 
+  bool keep_completed_ = true;
   std::unordered_map<uint64_t, ConnectionState> open_;
+  // Totals of closed connections and completed requests (by_pid() and route_latencies() add
+  // the open ones).
+  std::map<uint32_t, ProcessNetwork> closed_by_pid_;
+  std::map<HttpRoute, LatencyHistogram> closed_routes_;
   std::vector<Connection> closed_;
   // A deque, not a vector: ~130 bytes per request and tens of thousands of them; a vector's
   // doubling moves every request again and, past malloc's mmap threshold, maps fresh pages
