@@ -8,6 +8,7 @@
 #include "core/tracers/latency_histogram.h"
 #include "core/tracers/memory_aggregator.h"
 #include "core/tracers/syscall_aggregator.h"
+#include "testing/generators.h"
 
 namespace otlp::ebpf {
 namespace {
@@ -29,49 +30,19 @@ RC_GTEST_PROP(LatencyHistogramProperties, PercentilesWithinOneBucket, ()) {
   RC_ASSERT(h.max() == values.back());
 }
 
-std::vector<EbpfEvent> arbitrary_stream() {
-  auto n = *rc::gen::inRange(0, 300);
-  std::vector<EbpfEvent> events;
-  for (int i = 0; i < n; ++i) {
-    auto pid = *rc::gen::inRange<uint32_t>(1, 4);
-    auto ts = static_cast<uint64_t>(i + 1);
-    switch (*rc::gen::inRange(0, 3)) {
-      case 0:
-        events.push_back(EbpfEvent::syscall_event(
-            ts, pid, pid, 0,
-            SyscallData{.nr = *rc::gen::inRange(0u, 20u), .ret = *rc::gen::inRange<int64_t>(-3, 3),
-                        .duration_ns = *rc::gen::inRange<uint64_t>(0, 100000)}));
-        break;
-      case 1:
-        events.push_back(EbpfEvent::memory_event(
-            EbpfEventType::MemoryAlloc, ts, pid, pid, 0,
-            MemoryData{.address = *rc::gen::inRange<uint64_t>(1, 16) * 16,
-                       .size = *rc::gen::inRange<uint64_t>(0, 100), .stack = pid, .op = MemoryOp::Malloc}));
-        break;
-      default:
-        events.push_back(EbpfEvent::memory_event(
-            EbpfEventType::MemoryFree, ts, pid, pid, 0,
-            MemoryData{.address = *rc::gen::inRange<uint64_t>(0, 16) * 16, .op = MemoryOp::Free}));
-    }
-  }
-  return events;
-}
-
 // Aggregates depend on the event stream, never on how it was cut into batches.
 RC_GTEST_PROP(AggregatorProperties, BatchBoundariesDoNotMatter, ()) {
-  auto events = arbitrary_stream();
+  // The shared generators (testing/generators.h), as other projects use them.
+  const auto events = *bpftape::testing::valid_stream(
+      {EbpfEventType::Syscall, EbpfEventType::MemoryAlloc, EbpfEventType::MemoryFree});
   InternTable interned;
   SyscallAggregator whole_sys, split_sys;
   MemoryAggregator whole_mem, split_mem;
   whole_sys.consume(events, interned);
   whole_mem.consume(events, interned);
-  size_t i = 0;
-  while (i < events.size()) {
-    size_t n = *rc::gen::inRange<size_t>(1, events.size() - i + 1);
-    auto part = std::span(events).subspan(i, n);
+  for (const auto& part : *bpftape::testing::batches_of(events)) {
     split_sys.consume(part, interned);
     split_mem.consume(part, interned);
-    i += n;
   }
   auto a = whole_sys.by_syscall(), b = split_sys.by_syscall();
   RC_ASSERT(a.size() == b.size());
