@@ -274,28 +274,40 @@ Result<void> MemoryProbe::attach(const std::string& libc, std::optional<int32_t>
     const char* symbol;
     bpf_program* enter;
     bpf_program* exit;
+    bool null_first_argument_is_noop;  // free(NULL) does nothing: its NULL check may be skipped
   };
   const Hook hooks[] = {
-      {"malloc", skel->progs.bt_malloc_enter, skel->progs.bt_malloc_exit},
-      {"calloc", skel->progs.bt_calloc_enter, skel->progs.bt_calloc_exit},
-      {"realloc", skel->progs.bt_realloc_enter, skel->progs.bt_realloc_exit},
-      {"free", skel->progs.bt_free_enter, skel->progs.bt_free_exit},
-      {"mmap", skel->progs.bt_mmap_enter, skel->progs.bt_mmap_exit},
-      {"munmap", skel->progs.bt_munmap_enter, skel->progs.bt_munmap_exit},
+      {"malloc", skel->progs.bt_malloc_enter, skel->progs.bt_malloc_exit, false},
+      {"calloc", skel->progs.bt_calloc_enter, skel->progs.bt_calloc_exit, false},
+      {"realloc", skel->progs.bt_realloc_enter, skel->progs.bt_realloc_exit, false},
+      {"free", skel->progs.bt_free_enter, skel->progs.bt_free_exit, true},
+      {"mmap", skel->progs.bt_mmap_enter, skel->progs.bt_mmap_exit, false},
+      {"munmap", skel->progs.bt_munmap_enter, skel->progs.bt_munmap_exit, false},
   };
   std::vector<BpfLinkPtr> links;  // all or nothing: a half-attached allocator probe miscounts
+  std::vector<Placement> placements;
   for (const Hook& hook : hooks) {
+    // An unreadable prologue keeps the entry: correct, only slower.
+    UprobePlacement placement{0, false, "entry (prologue not readable)"};
+    if (auto prologue = read_function_prologue(path, hook.symbol)) {
+      placement = place_entry_uprobe(*prologue, hook.null_first_argument_is_noop);
+    }
+    // The return probe goes on the same instruction as the entry probe: one breakpoint serves
+    // both, and before any push the return address is still at the top of the stack, where the
+    // kernel takes it from.
     for (const bool ret : {false, true}) {
       LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .func_name = hook.symbol);
-      bpf_link* link = bpf_program__attach_uprobe_opts(ret ? hook.exit : hook.enter,
-                                                       pid.value_or(-1), path.c_str(), 0, &opts);
+      bpf_link* link = bpf_program__attach_uprobe_opts(ret ? hook.exit : hook.enter, pid.value_or(-1),
+                                                       path.c_str(), placement.offset, &opts);
       if (link == nullptr) {
-        return attach_failed(fmt::format("{} {}:{}", ret ? "uretprobe" : "uprobe", path,
-                                         hook.symbol), errno);
+        return attach_failed(fmt::format("{} {}:{}+{}", ret ? "uretprobe" : "uprobe", path,
+                                         hook.symbol, placement.offset), errno);
       }
       links.emplace_back(link);
     }
+    placements.push_back(Placement{hook.symbol, std::move(placement)});
   }
+  placements_ = std::move(placements);
   for (auto& link : links) state_->links.push_back(std::move(link));
   return {};
 }

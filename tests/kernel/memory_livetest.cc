@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <string>
@@ -40,6 +41,12 @@ TEST(MemoryLivetest, HelperMallocsAndFreesAreRecordedWithSizesAndStacks) {
   ASSERT_TRUE(probe) << probe.error().to_string();
   auto attached = (*probe)->attach("libc.so.6", child);  // uprobes for this process only
   ASSERT_TRUE(attached) << attached.error().to_string();
+  // The counts below hold wherever each function's probes were placed (free's after its NULL
+  // check on Debian 12: its return probe too).
+  ASSERT_EQ((*probe)->placements().size(), 6u);
+  for (const auto& p : (*probe)->placements()) {
+    std::printf("  %s probed at %s\n", p.function.c_str(), p.placement.description.c_str());
+  }
   Collector collector;
   collector.add(**probe);
   ASSERT_EQ(write(fds[1], "x", 1), 1);
