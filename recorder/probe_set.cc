@@ -26,14 +26,14 @@ void for_each_loaded_program(bpf_object* object, Fn&& fn) {
 
 }  // namespace
 
-tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const ProgramCounters> programs, double time_scale,
+tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const tape::BpfProgramStats> counted, double time_scale,
                                         bool sampled, const RingRecordCounts& rings,
                                         uint64_t timestamp_ns) {
   tape::BpfStatsSnapshot snapshot;
   snapshot.timestamp_ns = timestamp_ns;
   const bool exact = time_scale == 1.0;
   snapshot.sampled = sampled && !exact;
-  for (const ProgramCounters& p : programs) {
+  for (tape::BpfProgramStats p : counted) {
     double scale = time_scale;
     if (auto ring = transport::ring_of_program(p.name); ring && !exact) {
       const size_t r = static_cast<size_t>(*ring);
@@ -44,9 +44,9 @@ tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const ProgramCounters> program
     auto scaled = [scale](uint64_t v) {
       return static_cast<uint64_t>(static_cast<double>(v) * scale + 0.5);
     };
-    snapshot.programs.push_back(tape::BpfProgramStats{p.name, p.id, scaled(p.run_time_ns),
-                                                      scaled(p.run_count), p.recursion_misses,
-                                                      p.run_time_ns, p.run_count});
+    p.run_time_ns = scaled(p.measured_run_time_ns);
+    p.run_count = scaled(p.measured_run_count);
+    snapshot.programs.push_back(std::move(p));
   }
   return snapshot;
 }
@@ -178,15 +178,18 @@ Result<void> ProbeSet::collect_losses(uint64_t now_ns, std::vector<LossRecord>& 
   return {};
 }
 
-std::vector<ProgramCounters> ProbeSet::program_counters() const {
-  std::vector<ProgramCounters> out;
+std::vector<tape::BpfProgramStats> ProbeSet::program_counters() const {
+  std::vector<tape::BpfProgramStats> out;
   for (const auto& p : probes_) {
     for_each_loaded_program(p.probe->object(), [&](bpf_program* prog) {
       bpf_prog_info info{};
       uint32_t len = sizeof(info);
       if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) != 0) return;
-      out.push_back(ProgramCounters{bpf_program__name(prog), info.id, info.run_time_ns,
-                                    info.run_cnt, info.recursion_misses});
+      out.push_back(tape::BpfProgramStats{.name = bpf_program__name(prog),
+                                          .program_id = info.id,
+                                          .recursion_misses = info.recursion_misses,
+                                          .measured_run_time_ns = info.run_time_ns,
+                                          .measured_run_count = info.run_cnt});
     });
   }
   return out;
@@ -194,7 +197,7 @@ std::vector<ProgramCounters> ProbeSet::program_counters() const {
 
 uint64_t ProbeSet::total_program_runs() const {
   uint64_t runs = 0;
-  for (const auto& p : program_counters()) runs += p.run_count;
+  for (const auto& p : program_counters()) runs += p.measured_run_count;
   return runs;
 }
 

@@ -41,20 +41,12 @@ struct RingRecordCounts {
   }
 };
 
-// What the kernel counted for one program (bpf_prog_info).
-struct ProgramCounters {
-  std::string name;
-  uint32_t id = 0;
-  uint64_t run_time_ns = 0;
-  uint64_t run_count = 0;
-  uint64_t recursion_misses = 0;
-};
-
-// The tape's BPF stats from what the kernel counted. time_scale: BpfStatsSampler::scale (1:
+// The tape's BPF stats from what the kernel counted: `counted` holds each program's counters in
+// measured_run_time_ns/measured_run_count, as bpf_prog_info has them. time_scale: BpfStatsSampler::scale (1:
 // the counters ran all the time, exact; 0: never measured); `sampled` says whether a sampler
 // ran at all. Counters of a program whose ring delivered records while the stats ran are scaled
 // by that ring's delivered / measured records instead of by time.
-otlp::ebpf::tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const ProgramCounters> programs,
+otlp::ebpf::tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const otlp::ebpf::tape::BpfProgramStats> counted,
                                                     double time_scale, bool sampled,
                                                     const RingRecordCounts& rings,
                                                     uint64_t timestamp_ns);
@@ -114,7 +106,8 @@ class ProbeSet {
   };
   void add(std::unique_ptr<otlp::ebpf::KernelProbe> probe,
            std::function<otlp::ebpf::Result<void>()> attach);
-  std::vector<ProgramCounters> program_counters() const;
+  // What the kernel counted for every loaded program (measured_* fields only).
+  std::vector<otlp::ebpf::tape::BpfProgramStats> program_counters() const;
   // Run counts of every loaded program, summed (BpfStatsSampler's rate; read from its thread:
   // probes_ no longer changes once start() returned).
   uint64_t total_program_runs() const;

@@ -10,8 +10,11 @@ namespace {
 
 using namespace otlp::ebpf;
 
-std::vector<ProgramCounters> counters() {
-  return {{"bt_sys_exit", 11, 1000, 10, 1}, {"bt_cpu_sample", 12, 300, 3, 0}, {"other", 13, 50, 5, 0}};
+// As the kernel counted them (bpf_prog_info): measured_run_time_ns, measured_run_count.
+std::vector<tape::BpfProgramStats> counters() {
+  return {{"bt_sys_exit", 11, 0, 0, 1, 1000, 10},
+          {"bt_cpu_sample", 12, 0, 0, 0, 300, 3},
+          {"other", 13, 0, 0, 0, 50, 5}};
 }
 
 RingRecordCounts syscall_ring(uint64_t delivered, uint64_t measured) {

@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "tests/recorder/fake_files.h"
 #include "tests/temp_dir.h"
 
 namespace bpftape::record {
@@ -20,10 +20,7 @@ namespace {
 using namespace otlp::ebpf;
 using otlp::ebpf::testing::TempDir;
 
-void write_file(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
+using bpftape::record::testing::write_file;
 
 // What the tracker told the symbol side, in order: ('+', pid) appeared, ('-', pid) replaced.
 struct RecordingWatcher : AddressSpaceWatcher {
