@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <memory>
 
@@ -20,7 +20,6 @@
 #include "cli/outputs.h"
 #include "cli/stop_signals.h"
 #include "core/config.h"
-#include "core/clock.h"
 #include "core/report/report.h"
 
 #ifdef BPFTAPE_HAVE_BPF
