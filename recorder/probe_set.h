@@ -89,6 +89,8 @@ class ProbeSet {
 
   // Whether the BPF stats run right now (tag what is drained with it: RingRecordCounts).
   bool stats_on() const { return stats_sampler_ && stats_sampler_->on(); }
+  // Where the drain counts each delivered record (in its one pass over a batch, with the
+  // latency and placement counts): what bpf_stats() scales sampled counters by.
   RingRecordCounts& ring_records() { return ring_records_; }
   // Every program's cumulative run time and count, scaled to the whole recording.
   otlp::ebpf::tape::BpfStatsSnapshot bpf_stats() const;
