@@ -150,7 +150,8 @@ Result<RecordPlan> plan_from(const ParsedArgs& parsed) {
     config.enable_cpu_profiling = true;  // no tracer chosen: profile the CPU
   }
   if (auto v = parsed.get("sample-rate")) {
-    BPFTAPE_ASSIGN_OR_RETURN(uint64_t hz, parse_uint("sample-rate", *v, 1, EbpfConfig::kMaxSampleRate));
+    BPFTAPE_ASSIGN_OR_RETURN(uint64_t hz,
+                             parse_uint("sample-rate", *v, 1, EbpfConfig::kMaxSampleRate));
     config.sample_rate = static_cast<uint32_t>(hz);
   }
   if (auto v = parsed.get("duration")) {
@@ -180,20 +181,24 @@ Result<RecordPlan> plan_from(const ParsedArgs& parsed) {
   }
   if (auto v = parsed.get("otlp-interval")) {
     BPFTAPE_ASSIGN_OR_RETURN(plan.otlp_interval_ns, parse_duration_ns("otlp-interval", *v));
-    if (plan.otlp_interval_ns < 100'000'000) return config_error("--otlp-interval must be at least 100ms");
+    if (plan.otlp_interval_ns < 100'000'000) {
+      return config_error("--otlp-interval must be at least 100ms");
+    }
   }
   for (const auto& list : parsed.all("pid")) {
     size_t pos = 0;
     while (pos <= list.size()) {
       size_t comma = list.find(',', pos);
       if (comma == std::string::npos) comma = list.size();
-      BPFTAPE_ASSIGN_OR_RETURN(
-          uint64_t pid, parse_uint("pid", std::string_view(list).substr(pos, comma - pos), 1, INT32_MAX));
+      const std::string_view text = std::string_view(list).substr(pos, comma - pos);
+      BPFTAPE_ASSIGN_OR_RETURN(uint64_t pid, parse_uint("pid", text, 1, INT32_MAX));
       BPFTAPE_RETURN_IF_ERROR(record::add_target_pid(pid, live.filter));
       pos = comma + 1;
     }
   }
-  if (auto comm = parsed.get("comm")) BPFTAPE_RETURN_IF_ERROR(record::set_target_comm(*comm, live.filter));
+  if (auto comm = parsed.get("comm")) {
+    BPFTAPE_RETURN_IF_ERROR(record::set_target_comm(*comm, live.filter));
+  }
   if (auto cgroup = parsed.get("cgroup")) {
     BPFTAPE_ASSIGN_OR_RETURN(live.filter.cgroup_id, record::cgroup_id_of(*cgroup));
   }
@@ -229,8 +234,8 @@ void remove_stale_command_cgroups() {
 // its cgroup (it and its children), or its pid where there is no cgroup.
 Result<std::unique_ptr<record::HeldCommand>> spawn_command(RecordPlan& plan) {
   record::LiveOptions& live = plan.live;
-  BPFTAPE_ASSIGN_OR_RETURN(auto held,
-                           record::HeldCommand::spawn(plan.command, /*own_cgroup=*/!live.filter.cgroup_id));
+  BPFTAPE_ASSIGN_OR_RETURN(
+      auto held, record::HeldCommand::spawn(plan.command, /*own_cgroup=*/!live.filter.cgroup_id));
   if (!held->cgroup_warning().empty()) {
     std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n",
                  kName, held->cgroup_warning().c_str());
@@ -286,8 +291,8 @@ std::string finish_command(record::HeldCommand& held) {
 
 // The live outputs at the end, with every symbol the tape holds: frames are named as a replay
 // of the tape names them.
-int emit_live_outputs(OutputRequest& request, LiveOutputs& outputs, const record::LiveSource& source,
-                      const tape::TapeMetadata& metadata) {
+int emit_live_outputs(OutputRequest& request, LiveOutputs& outputs,
+                      const record::LiveSource& source, const tape::TapeMetadata& metadata) {
   const record::NewSymbols& symbols = source.all_symbols();
   Symbolizer symbolizer(symbols.symbols, symbols.mappings);
   const RecordingContext recording = record::recording_context(source);
@@ -320,15 +325,15 @@ Result<Tape> open_tape(const RecordPlan& plan, const tape::TapeMetadata& metadat
   // The drain loop must not stall for a frame's compression while the rings fill.
   writer_options.background_compression = true;
   writer_options.defer_publish = true;
-  Tape tape;
+  Tape out;
   if (plan.max_bytes) {
     record::TapeBudget::configure(*plan.max_bytes, &writer_options);
-    tape.budget.emplace(*plan.max_bytes, writer_options);
+    out.budget.emplace(*plan.max_bytes, writer_options);
   }
   // The writer's message names the file (and says --force when it exists).
-  BPFTAPE_ASSIGN_OR_RETURN(tape.writer,
-                           tape::TapeWriter::create(plan.output, metadata, interned, writer_options));
-  return tape;
+  BPFTAPE_ASSIGN_OR_RETURN(
+      out.writer, tape::TapeWriter::create(plan.output, metadata, interned, writer_options));
+  return out;
 }
 
 // The end-of-recording summary (stderr, unless quiet) and the error, if any: the exit status.
@@ -352,7 +357,8 @@ int report_summary(const record::RecordSummary& summary, const std::string& outp
 int record(const ParsedArgs& parsed, OutputRequest& request) {
   auto plan = plan_from(parsed);
   if (!plan) {
-    std::fprintf(stderr, "%s: %s (see '%s --help')\n", kName, plan.error().message().c_str(), kName);
+    std::fprintf(stderr, "%s: %s (see '%s --help')\n", kName, plan.error().message().c_str(),
+                 kName);
     return kExitUsage;
   }
   auto fail = [](const std::string& message) {
@@ -382,30 +388,32 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
 
   LiveOutputs outputs;
   if (parsed.has("report") || request.writes_files() || request.digest) {
-    if (auto r = open_live_outputs(request, metadata, outputs); !r) return fail(r.error().message());
+    auto opened = open_live_outputs(request, metadata, outputs);
+    if (!opened) return fail(opened.error().message());
   }
 
-  auto tape = open_tape(*plan, metadata, (*source)->interned(), parsed.has("force"));
-  if (!tape) return fail(tape.error().message());
+  auto tape_file = open_tape(*plan, metadata, (*source)->interned(), parsed.has("force"));
+  if (!tape_file) return fail(tape_file.error().message());
   if (held) {
     if (auto started = held->start(); !started) {
-      tape->writer->discard();
+      tape_file->writer->discard();
       return fail(started.error().message());
     }
   }
-  if (auto published = tape->writer->publish(); !published) return fail(published.error().message());
+  auto published = tape_file->writer->publish();
+  if (!published) return fail(published.error().message());
 
   record::LiveSource& live = **source;
-  record::TapeSink tape_sink(*tape->writer, tape->budget ? &*tape->budget : nullptr, live.interned(),
-                             [&live] { return live.bpf_stats(); });
+  record::TapeSink tape_sink(*tape_file->writer, tape_file->budget ? &*tape_file->budget : nullptr,
+                             live.interned(), [&live] { return live.bpf_stats(); });
   std::optional<record::PipelineSink> pipeline_sink;
   if (outputs.pipeline) pipeline_sink.emplace(*outputs.pipeline, live);
   record::RecordLoopOptions loop;
   loop.duration_ns = plan->duration_ns;
   if (outputs.otlp_stream) {
     const Tracers& t = outputs.tracers;
-    pipeline_sink->export_to(*outputs.otlp_stream,
-                             AggregatorResults{nullptr, &t.network, &t.syscalls, &t.memory, &t.cpu});
+    const AggregatorResults aggregates{nullptr, &t.network, &t.syscalls, &t.memory, &t.cpu};
+    pipeline_sink->export_to(*outputs.otlp_stream, aggregates);
     loop.export_interval_ns = plan->otlp_interval_ns;
   }
   const bool quiet = parsed.has("quiet");

@@ -46,7 +46,8 @@ DrainPlacement* DrainThreadPlacement::policy() {
     tried_ = true;
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof(set), &set) != 0) return nullptr;  // keep the scheduler's choice
+    // Unreadable: keep the scheduler's choice.
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return nullptr;
     std::vector<int> allowed;
     for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
       if (CPU_ISSET(cpu, &set)) allowed.push_back(cpu);

@@ -23,7 +23,8 @@ LiveOptions live_options_from(const EbpfConfig& config) {
 Result<uint32_t> checked_ring_bytes(uint64_t bytes) {
   if (bytes < 4096 || bytes > (uint64_t{1} << 30) || (bytes & (bytes - 1)) != 0) {
     return make_error(ErrorKind::ConfigError,
-                      fmt::format("--ring-size: {} must be a power of two between 4K and 1G", bytes));
+                      fmt::format("--ring-size: {} must be a power of two between 4K and 1G",
+                                  bytes));
   }
   return static_cast<uint32_t>(bytes);
 }

@@ -24,8 +24,9 @@ struct LiveOptions {
   bool memory = false;
   uint32_t sample_hz = 99;        // CPU sampling frequency
   otlp::ebpf::ProbeFilter filter; // which tasks (load-time, in the BPF programs)
-  // Kernel ring buffer per probe; 0 sizes each for its event rate (transport::default_ring_bytes). Rings
-  // are mapped into the recorder and count twice in its RSS (the data pages are mapped twice).
+  // Kernel ring buffer per probe; 0 sizes each for its event rate
+  // (transport::default_ring_bytes). Rings are mapped into the recorder and count twice in its
+  // RSS (the data pages are mapped twice).
   uint32_t ring_bytes = 0;
   // How the drain loop waits (transport::ConsumerPacing): asleep in epoll until a program wakes
   // it (once per sleep) or idle_timeout_ns passes; ticking every tick_ns while records stream.

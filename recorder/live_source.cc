@@ -93,7 +93,9 @@ Result<bool> LiveSource::next(EventBatch& batch) {
   // Rings are per probe and CPUs interleave within one: order the batch (the pipeline's
   // sorter handles what still arrives late across batches).
   std::stable_sort(batch.events.begin(), batch.events.end(),
-                   [](const EbpfEvent& a, const EbpfEvent& b) { return a.timestamp_ns < b.timestamp_ns; });
+                   [](const EbpfEvent& a, const EbpfEvent& b) {
+                     return a.timestamp_ns < b.timestamp_ns;
+                   });
   events_ += batch.events.size();
   if (!batch.events.empty()) {
     if (first_event_ns_ == 0) first_event_ns_ = batch.events.front().timestamp_ns;

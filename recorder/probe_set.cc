@@ -14,20 +14,20 @@ namespace {
 
 constexpr uint32_t kUretprobeSyscall = 335;  // x86_64
 
-// Calls fn(name, bpf_prog_info) for every loaded program of `object`.
+// Calls fn(bpf_program*) for every loaded program of `object` (autoload off: not loaded).
 template <typename Fn>
 void for_each_loaded_program(bpf_object* object, Fn&& fn) {
   bpf_program* prog = nullptr;
   bpf_object__for_each_program(prog, object) {
-    if (bpf_program__fd(prog) < 0) continue;  // not loaded (autoload off)
+    if (bpf_program__fd(prog) < 0) continue;
     fn(prog);
   }
 }
 
 }  // namespace
 
-tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const tape::BpfProgramStats> counted, double time_scale,
-                                        bool sampled, const RingRecordCounts& rings,
+tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const tape::BpfProgramStats> counted,
+                                        double time_scale, bool sampled, const RingRecordCounts& rings,
                                         uint64_t timestamp_ns) {
   tape::BpfStatsSnapshot snapshot;
   snapshot.timestamp_ns = timestamp_ns;
@@ -60,7 +60,8 @@ tape::ProbeInfo probe_info(std::string_view program, std::string_view section) {
 
 ProbeSet::~ProbeSet() { stop(); }
 
-Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const LiveOptions& options, int consumer_state_fd) {
+Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const LiveOptions& options,
+                                                 int consumer_state_fd) {
   std::unique_ptr<ProbeSet> set(new ProbeSet());
   auto probe_options = [&](transport::Ring ring) -> Result<ProbeOptions> {
     ProbeOptions o;
@@ -100,7 +101,9 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const LiveOptions& options, int
     BPFTAPE_ASSIGN_OR_RETURN(auto probe, MemoryProbe::create(o));
     // One target process: attach the uprobes to it alone (no cost in other processes).
     std::optional<int32_t> pid = options.memory_pid;
-    if (!pid && options.filter.tgids.size() == 1) pid = static_cast<int32_t>(options.filter.tgids[0]);
+    if (!pid && options.filter.tgids.size() == 1) {
+      pid = static_cast<int32_t>(options.filter.tgids[0]);
+    }
     MemoryProbe* raw = probe.get();
     set->add(std::move(probe), [raw, libc = options.libc, pid] { return raw->attach(libc, pid); });
   }
@@ -163,7 +166,9 @@ Result<void> ProbeSet::resume() {
 }
 
 Result<void> ProbeSet::set_syscall_traced(uint32_t nr, bool enabled) {
-  if (!syscalls_) return make_error(ErrorKind::NotSupported, "syscall tracing is not on in this source");
+  if (!syscalls_) {
+    return make_error(ErrorKind::NotSupported, "syscall tracing is not on in this source");
+  }
   return syscalls_->set_syscall_enabled(nr, enabled);
 }
 
@@ -208,8 +213,10 @@ uint64_t ProbeSet::now_or_stopped_ns() const {
 tape::BpfStatsSnapshot ProbeSet::bpf_stats() const {
   const uint64_t now = read_clock_ns(CLOCK_MONOTONIC);
   // Counters ran only part of the time (sampled): scale them to the whole recording.
-  const double time_scale = stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : now) : 0.0;
-  return scaled_bpf_stats(program_counters(), time_scale, stats_sampler_ != nullptr, ring_records_, now);
+  const double time_scale =
+      stats_sampler_ ? stats_sampler_->scale(stopped_ ? stopped_ns_ : now) : 0.0;
+  return scaled_bpf_stats(program_counters(), time_scale, stats_sampler_ != nullptr,
+                          ring_records_, now);
 }
 
 double ProbeSet::bpf_stats_share() const {

@@ -42,12 +42,12 @@ struct RingRecordCounts {
 };
 
 // The tape's BPF stats from what the kernel counted: `counted` holds each program's counters in
-// measured_run_time_ns/measured_run_count, as bpf_prog_info has them. time_scale: BpfStatsSampler::scale (1:
-// the counters ran all the time, exact; 0: never measured); `sampled` says whether a sampler
-// ran at all. Counters of a program whose ring delivered records while the stats ran are scaled
+// measured_run_time_ns/measured_run_count, as bpf_prog_info has them. time_scale:
+// BpfStatsSampler::scale (1: the counters ran all the time, exact; 0: never measured);
+// `sampled` says whether a sampler ran at all. Counters of a program whose ring delivered records while the stats ran are scaled
 // by that ring's delivered / measured records instead of by time.
-otlp::ebpf::tape::BpfStatsSnapshot scaled_bpf_stats(std::span<const otlp::ebpf::tape::BpfProgramStats> counted,
-                                                    double time_scale, bool sampled,
+otlp::ebpf::tape::BpfStatsSnapshot scaled_bpf_stats(
+    std::span<const otlp::ebpf::tape::BpfProgramStats> counted, double time_scale, bool sampled,
                                                     const RingRecordCounts& rings,
                                                     uint64_t timestamp_ns);
 

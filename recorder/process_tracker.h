@@ -42,7 +42,9 @@ class ProcessTracker {
   const otlp::ebpf::ProcessTable& processes() const { return processes_; }
   // The process records not yet handed out in their current state (the tape writes them
   // before the events that need them); each call returns only what changed since the last.
-  std::vector<otlp::ebpf::tape::ProcessInfo> take_updates() { return updates_.take_pending(processes_); }
+  std::vector<otlp::ebpf::tape::ProcessInfo> take_updates() {
+    return updates_.take_pending(processes_);
+  }
 
  private:
   // A pid seen for the first time: named from /proc (or by its pid alone when already gone).

@@ -38,10 +38,11 @@ Result<void> TapeSink::consume(Delivery& delivery) {
       return {};
     }
   }
-  if (!delivery.processes.empty()) BPFTAPE_RETURN_IF_ERROR(writer_.write_processes(delivery.processes));
-  if (!delivery.symbols.empty()) {
-    BPFTAPE_RETURN_IF_ERROR(writer_.write_symbols(delivery.symbols.mappings, delivery.symbols.symbols));
+  if (!delivery.processes.empty()) {
+    BPFTAPE_RETURN_IF_ERROR(writer_.write_processes(delivery.processes));
   }
+  const NewSymbols& symbols = delivery.symbols;
+  if (!symbols.empty()) BPFTAPE_RETURN_IF_ERROR(writer_.write_symbols(symbols.mappings, symbols.symbols));
   if (*fit < batch.events.size()) return append_cut(batch, *fit);
   if (!batch.empty()) BPFTAPE_RETURN_IF_ERROR(writer_.append(batch));
   if (budget_) budget_->appended(batch.events.size() + batch.losses.size());

@@ -25,15 +25,18 @@ RingRecordCounts syscall_ring(uint64_t delivered, uint64_t measured) {
 }
 
 TEST(ScaledBpfStats, CountersThatRanAllAlongAreExact) {
-  const auto snapshot = scaled_bpf_stats(counters(), 1.0, /*sampled=*/true, syscall_ring(40, 10), 77);
+  const auto snapshot =
+      scaled_bpf_stats(counters(), 1.0, /*sampled=*/true, syscall_ring(40, 10), 77);
   EXPECT_FALSE(snapshot.sampled);
   EXPECT_EQ(snapshot.timestamp_ns, 77u);
   ASSERT_EQ(snapshot.programs.size(), 3u);
-  EXPECT_EQ(snapshot.programs[0], (tape::BpfProgramStats{"bt_sys_exit", 11, 1000, 10, 1, 1000, 10}));
+  EXPECT_EQ(snapshot.programs[0],
+            (tape::BpfProgramStats{"bt_sys_exit", 11, 1000, 10, 1, 1000, 10}));
 }
 
 TEST(ScaledBpfStats, SampledCountersScaleByTheirRingsRecordsElseByTime) {
-  const auto snapshot = scaled_bpf_stats(counters(), 2.5, /*sampled=*/true, syscall_ring(40, 10), 0);
+  const auto snapshot =
+      scaled_bpf_stats(counters(), 2.5, /*sampled=*/true, syscall_ring(40, 10), 0);
   EXPECT_TRUE(snapshot.sampled);
   ASSERT_EQ(snapshot.programs.size(), 3u);
   // The syscall ring delivered 4x the records it delivered while the stats ran.
