@@ -9,7 +9,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <memory>
 
@@ -20,12 +20,12 @@
 #include "cli/outputs.h"
 #include "cli/stop_signals.h"
 #include "core/config.h"
-#include "core/clock.h"
 #include "core/report/report.h"
 
 #ifdef BPFTAPE_HAVE_BPF
 #include "recorder/command_cgroup.h"
 #include "recorder/held_command.h"
+#include "recorder/live_options.h"
 #include "recorder/recorder.h"
 #include "recorder/tape_budget.h"
 #endif
@@ -114,19 +114,30 @@ class StatusLine {
   bool shown_ = false;
 };
 
-int record(const ParsedArgs& parsed, OutputRequest& request) {
-  auto usage = [](const std::string& message) {
-    std::fprintf(stderr, "%s: %s (see '%s --help')\n", kName, message.c_str(), kName);
-    return kExitUsage;
-  };
-  // Configuration: --env first, then explicit flags override it.
+// What the flags ask for, checked before anything is created.
+struct RecordPlan {
   EbpfConfig config;
   std::optional<uint64_t> duration_ns;
+  record::LiveOptions live;
+  std::optional<uint64_t> max_bytes;  // --max-size
+  uint64_t otlp_interval_ns = 10'000'000'000;
+  std::vector<std::string> command;
+  std::string output;
+};
+
+// The flags as a plan; a ConfigError whose message names the flag (a usage error).
+Result<RecordPlan> plan_from(const ParsedArgs& parsed) {
+  auto config_error = [](std::string message) {
+    return make_error(ErrorKind::ConfigError, std::move(message));
+  };
+  RecordPlan plan;
+  EbpfConfig& config = plan.config;
+  // Configuration: --env first, then explicit flags override it.
   if (auto env = parsed.get("env")) {
     auto recommended = create_recommended_config(*env);
-    if (!recommended) return usage("--env: " + recommended.error().message());
+    if (!recommended) return config_error("--env: " + recommended.error().message());
     config = *recommended;
-    duration_ns = static_cast<uint64_t>(
+    plan.duration_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(config.duration).count());
   }
   const bool all = parsed.has("all");
@@ -139,91 +150,77 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
     config.enable_cpu_profiling = true;  // no tracer chosen: profile the CPU
   }
   if (auto v = parsed.get("sample-rate")) {
-    auto hz = parse_uint("sample-rate", *v, 1, EbpfConfig::kMaxSampleRate);
-    if (!hz) return usage(hz.error().message());
-    config.sample_rate = static_cast<uint32_t>(*hz);
+    BPFTAPE_ASSIGN_OR_RETURN(uint64_t hz,
+                             parse_uint("sample-rate", *v, 1, EbpfConfig::kMaxSampleRate));
+    config.sample_rate = static_cast<uint32_t>(hz);
   }
   if (auto v = parsed.get("duration")) {
-    auto d = parse_duration_ns("duration", *v);
-    if (!d) return usage(d.error().message());
-    duration_ns = *d;
+    BPFTAPE_ASSIGN_OR_RETURN(plan.duration_ns, parse_duration_ns("duration", *v));
   }
-  if (duration_ns) config.duration = std::chrono::milliseconds(*duration_ns / 1'000'000);
-  if (auto valid = config.validate(); !valid) return usage(valid.error().message());
+  if (plan.duration_ns) config.duration = std::chrono::milliseconds(*plan.duration_ns / 1'000'000);
+  BPFTAPE_RETURN_IF_ERROR(config.validate());
 
-  record::LiveOptions live = record::live_options_from(config);
+  record::LiveOptions& live = plan.live;
+  live = record::live_options_from(config);
   live.symbolize = !parsed.has("no-symbols");
   if (auto v = parsed.get("bpf-stats")) {
-    auto mode = bpftape::record::parse_bpf_stats_mode(*v);
-    if (!mode) return usage(mode.error().message());
-    live.bpf_stats = *mode;
+    BPFTAPE_ASSIGN_OR_RETURN(live.bpf_stats, record::parse_bpf_stats_mode(*v));
   }
   if (auto v = parsed.get("ring-size")) {
-    auto size = parse_size("ring-size", *v);
-    if (!size) return usage(size.error().message());
-    if (*size < 4096 || *size > (1u << 30) || (*size & (*size - 1)) != 0) {
-      return usage(fmt::format("--ring-size: {} must be a power of two between 4K and 1G", *v));
-    }
-    live.ring_bytes = static_cast<uint32_t>(*size);
+    BPFTAPE_ASSIGN_OR_RETURN(uint64_t size, parse_size("ring-size", *v));
+    BPFTAPE_ASSIGN_OR_RETURN(live.ring_bytes, record::checked_ring_bytes(size));
   }
-  std::optional<uint64_t> max_bytes;
   if (auto v = parsed.get("max-size")) {
-    auto size = parse_size("max-size", *v);
-    if (!size) return usage(size.error().message());
-    if (*size < record::TapeBudget::kMinimumBytes) {
-      return usage(fmt::format("--max-size: at least {} (a tape's header, metadata, index and the "
-                               "frames still being written take that much)",
-                               format_bytes(record::TapeBudget::kMinimumBytes)));
+    BPFTAPE_ASSIGN_OR_RETURN(uint64_t size, parse_size("max-size", *v));
+    if (size < record::TapeBudget::kMinimumBytes) {
+      return config_error(fmt::format("--max-size: at least {} (a tape's header, metadata, index "
+                                      "and the frames still being written take that much)",
+                                      format_bytes(record::TapeBudget::kMinimumBytes)));
     }
-    max_bytes = *size;
+    plan.max_bytes = size;
   }
-  uint64_t otlp_interval_ns = 10'000'000'000;
   if (auto v = parsed.get("otlp-interval")) {
-    auto d = parse_duration_ns("otlp-interval", *v);
-    if (!d) return usage(d.error().message());
-    if (*d < 100'000'000) return usage("--otlp-interval must be at least 100ms");
-    otlp_interval_ns = *d;
+    BPFTAPE_ASSIGN_OR_RETURN(plan.otlp_interval_ns, parse_duration_ns("otlp-interval", *v));
+    if (plan.otlp_interval_ns < 100'000'000) {
+      return config_error("--otlp-interval must be at least 100ms");
+    }
   }
   for (const auto& list : parsed.all("pid")) {
     size_t pos = 0;
     while (pos <= list.size()) {
       size_t comma = list.find(',', pos);
       if (comma == std::string::npos) comma = list.size();
-      auto pid = parse_uint("pid", std::string_view(list).substr(pos, comma - pos), 1, INT32_MAX);
-      if (!pid) return usage(pid.error().message());
-      if (kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH) {
-        return usage(fmt::format("--pid: no process {}", *pid));
-      }
-      live.filter.tgids.push_back(static_cast<uint32_t>(*pid));
+      const std::string_view text = std::string_view(list).substr(pos, comma - pos);
+      BPFTAPE_ASSIGN_OR_RETURN(uint64_t pid, parse_uint("pid", text, 1, INT32_MAX));
+      BPFTAPE_RETURN_IF_ERROR(record::add_target_pid(pid, live.filter));
       pos = comma + 1;
     }
   }
   if (auto comm = parsed.get("comm")) {
-    if (comm->empty() || comm->size() > 15) return usage("--comm: a task name has 1 to 15 characters");
-    live.filter.comm = *comm;
+    BPFTAPE_RETURN_IF_ERROR(record::set_target_comm(*comm, live.filter));
   }
   if (auto cgroup = parsed.get("cgroup")) {
-    auto id = record::cgroup_id_of(*cgroup);
-    if (!id) return usage(id.error().message());
-    live.filter.cgroup_id = *id;
+    BPFTAPE_ASSIGN_OR_RETURN(live.filter.cgroup_id, record::cgroup_id_of(*cgroup));
   }
-  const auto& command = parsed.trailing();
-  if (!command.empty() && !live.filter.tgids.empty()) {
-    return usage("give either --pid or a command to run, not both");
+  plan.command = parsed.trailing();
+  if (!plan.command.empty() && !live.filter.tgids.empty()) {
+    return config_error("give either --pid or a command to run, not both");
   }
-  if (live.filter.tgids.size() + (command.empty() ? 0 : 1) > ProbeFilter::kMaxTgids) {
-    return usage(fmt::format("--pid: at most {} processes", ProbeFilter::kMaxTgids));
-  }
-  const std::string output = parsed.get("output").value_or("record.bpftape");
+  plan.output = parsed.get("output").value_or("record.bpftape");
+  return plan;
+}
 
-  // Privileges before anything is created: doctor's words, exit 2.
+// Refuses (doctor's explanation, false) when this process cannot record here.
+bool can_record() {
   const SystemSupportReport support = check_system_support();
-  if (!support.can_record()) {
-    std::fprintf(stderr, "%s: this process cannot record live kernel events here.\n\n%s", kName,
-                 render_doctor_text(support).c_str());
-    return kExitUsage;
-  }
-  // Command cgroups of recorders that died (SIGKILL, a crash) before removing them.
+  if (support.can_record()) return true;
+  std::fprintf(stderr, "%s: this process cannot record live kernel events here.\n\n%s", kName,
+               render_doctor_text(support).c_str());
+  return false;
+}
+
+// Command cgroups of recorders that died (SIGKILL, a crash) before removing them.
+void remove_stale_command_cgroups() {
   for (const auto& stale : record::remove_stale_command_cgroups()) {
     std::fprintf(stderr, "%s: removed %s, left behind by recorder pid %d (gone)%s\n", kName,
                  stale.path.c_str(), stale.recorder_pid,
@@ -231,131 +228,117 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
                                            stale.moved).c_str()
                              : "");
   }
-  // From here on SIGINT/SIGTERM end the recording (and a live OTLP export) cleanly.
-  const std::atomic<int>& stop_signal = install_stop_signals();
-  request.otlp.stop_requested = &stop_signal;
+}
 
-  // Owns the command's process and cgroup: every return below stops or abandons it and reaps it.
-  std::unique_ptr<record::HeldCommand> held;
-  if (!command.empty()) {
-    auto spawned = record::HeldCommand::spawn(command, /*own_cgroup=*/!live.filter.cgroup_id);
-    if (!spawned) {
-      std::fprintf(stderr, "%s: %s\n", kName, spawned.error().message().c_str());
-      return kExitFailure;
-    }
-    held = std::move(*spawned);
-    if (!held->cgroup_warning().empty()) {
-      std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n",
-                   kName, held->cgroup_warning().c_str());
-    }
-    if (held->cgroup_id()) {
-      live.filter.cgroup_id = held->cgroup_id();
-      // Uprobes on libc for the command's process alone: attaching them system-wide would
-      // trap every allocation on the machine. Its children's allocations are not recorded.
-      live.memory_pid = static_cast<int32_t>(held->pid());
-    } else {
-      live.filter.tgids.push_back(static_cast<uint32_t>(held->pid()));
-    }
+// Spawns `record -- COMMAND`, held until the probes are attached, and aims the probes at it:
+// its cgroup (it and its children), or its pid where there is no cgroup.
+Result<std::unique_ptr<record::HeldCommand>> spawn_command(RecordPlan& plan) {
+  record::LiveOptions& live = plan.live;
+  BPFTAPE_ASSIGN_OR_RETURN(
+      auto held, record::HeldCommand::spawn(plan.command, /*own_cgroup=*/!live.filter.cgroup_id));
+  if (!held->cgroup_warning().empty()) {
+    std::fprintf(stderr, "%s: recording the command's process only, not its children: %s\n",
+                 kName, held->cgroup_warning().c_str());
   }
-  auto fail = [](const std::string& message) {
-    std::fprintf(stderr, "%s: %s\n", kName, message.c_str());
-    return kExitFailure;
-  };
-  auto source = record::LiveSource::create(live);
-  if (!source) {
-    fail(source.error().message());
-    return source.error().kind() == ErrorKind::InsufficientPermissions ? kExitUsage : kExitFailure;
+  if (held->cgroup_id()) {
+    live.filter.cgroup_id = held->cgroup_id();
+    // Uprobes on libc for the command's process alone: attaching them system-wide would
+    // trap every allocation on the machine. Its children's allocations are not recorded.
+    live.memory_pid = static_cast<int32_t>(held->pid());
+  } else {
+    live.filter.tgids.push_back(static_cast<uint32_t>(held->pid()));
   }
-  const tape::TapeMetadata metadata = record::live_metadata(**source, config, command);
+  return held;
+}
 
+// The outputs a recording feeds live (--report, output files, --digest): the aggregators,
+// the pipeline over them, and the OTLP stream that exports while recording.
+struct LiveOutputs {
   Tracers tracers;
-  std::unique_ptr<Pipeline> pipeline;
-  const bool live_results = parsed.has("report") || request.writes_files() || request.digest;
-  if (live_results) {
-    if (auto r = open_outputs(request, tracers); !r) return fail(r.error().message());
-    PipelineOptions pipeline_options;
-    pipeline_options.reorder_window_ns = kDefaultReorderWindowNs;
-    auto created = Pipeline::create(pipeline_options);
-    if (!created) return fail(created.error().message());
-    pipeline = std::move(*created);
-    tracers.add_to(*pipeline);
-  }
-  // OTLP to a collector or a file streams while recording; a pprof file alone waits for the end.
-  std::unique_ptr<otlp::ebpf::OtlpStream> otlp_stream;
-  if (pipeline && (!request.otlp.endpoint.empty() || !request.otlp.json_path.empty())) {
-    request.otlp.resource.host_name = metadata.hostname;
-    auto opened = otlp::ebpf::OtlpStream::open(request.otlp);
-    if (!opened) return fail("otlp: " + opened.error().message());
-    otlp_stream = std::move(*opened);
-  }
+  std::unique_ptr<Pipeline> pipeline;  // registers `tracers`: neither moves
+  std::unique_ptr<OtlpStream> otlp_stream;
+};
 
+Result<void> open_live_outputs(OutputRequest& request, const tape::TapeMetadata& metadata,
+                               LiveOutputs& outputs) {
+  BPFTAPE_RETURN_IF_ERROR(open_outputs(request, outputs.tracers));
+  PipelineOptions pipeline_options;
+  pipeline_options.reorder_window_ns = kDefaultReorderWindowNs;
+  BPFTAPE_ASSIGN_OR_RETURN(outputs.pipeline, Pipeline::create(pipeline_options));
+  outputs.tracers.add_to(*outputs.pipeline);
+  // OTLP to a collector or a file streams while recording; a pprof file alone waits for the end.
+  if (!request.otlp.endpoint.empty() || !request.otlp.json_path.empty()) {
+    request.otlp.resource.host_name = metadata.hostname;
+    auto opened = OtlpStream::open(request.otlp);
+    if (!opened) return make_error(opened.error().kind(), "otlp: " + opened.error().message());
+    outputs.otlp_stream = std::move(*opened);
+  }
+  return {};
+}
+
+// The recorded command after the recording: stopped (with everything it started) when the
+// recording ended for another reason than its exit, reaped; the summary's `command:` line.
+std::string finish_command(record::HeldCommand& held) {
+  if (held.exited()) {
+    return fmt::format("pid {} {}", held.pid(), record::describe_wait_status(held.wait_status()));
+  }
+  const record::HeldCommand::StopOutcome stopped = held.stop();
+  return fmt::format("stopped (pid {}) when the recording ended: SIGTERM to {} process{}{}; {}",
+                     held.pid(), stopped.terminated, stopped.terminated == 1 ? "" : "es",
+                     stopped.killed ? ", SIGKILL after 2 s" : "",
+                     record::describe_wait_status(held.wait_status()));
+}
+
+// The live outputs at the end, with every symbol the tape holds: frames are named as a replay
+// of the tape names them.
+int emit_live_outputs(OutputRequest& request, LiveOutputs& outputs,
+                      const record::LiveSource& source, const tape::TapeMetadata& metadata) {
+  const record::NewSymbols& symbols = source.all_symbols();
+  Symbolizer symbolizer(symbols.symbols, symbols.mappings);
+  const RecordingContext recording = record::recording_context(source);
+  RunFacts facts;
+  facts.recording = RecordingInfo{"live", metadata.hostname, metadata.kernel_release,
+                                  metadata.recording_id};
+  facts.pipeline = outputs.pipeline->stats();
+  facts.interned = &source.interned();
+  facts.processes = &source.processes();
+  facts.symbolizer = &symbolizer;
+  facts.clock = recording.clock;
+  facts.first_event_ns = recording.start_ns;
+  facts.last_event_ns = recording.end_ns;
+  facts.sample_hz = metadata.config.sample_rate;
+  facts.otlp_stream = outputs.otlp_stream.get();
+  return emit_outputs(kName, request, outputs.tracers, facts);
+}
+
+// The tape at plan.output, unpublished until the command has started (one that cannot start
+// leaves none), with the --max-size budget the writer was configured for.
+struct Tape {
+  std::unique_ptr<tape::TapeWriter> writer;
+  std::optional<record::TapeBudget> budget;
+};
+
+Result<Tape> open_tape(const RecordPlan& plan, const tape::TapeMetadata& metadata,
+                       const InternTable& interned, bool force) {
   tape::WriterOptions writer_options;
-  writer_options.overwrite = parsed.has("force");
+  writer_options.overwrite = force;
   // The drain loop must not stall for a frame's compression while the rings fill.
   writer_options.background_compression = true;
-  // The tape appears once the command has started: one that cannot start leaves none.
   writer_options.defer_publish = true;
-  std::optional<record::TapeBudget> budget;
-  if (max_bytes) {
-    record::TapeBudget::configure(*max_bytes, &writer_options);
-    budget.emplace(*max_bytes, writer_options);
+  Tape out;
+  if (plan.max_bytes) {
+    record::TapeBudget::configure(*plan.max_bytes, &writer_options);
+    out.budget.emplace(*plan.max_bytes, writer_options);
   }
   // The writer's message names the file (and says --force when it exists).
-  auto writer = tape::TapeWriter::create(output, metadata, (*source)->interned(), writer_options);
-  if (!writer) return fail(writer.error().message());
-  if (held) {
-    if (auto started = held->start(); !started) {
-      (*writer)->discard();
-      return fail(started.error().message());
-    }
-  }
-  if (auto published = (*writer)->publish(); !published) return fail(published.error().message());
+  BPFTAPE_ASSIGN_OR_RETURN(
+      out.writer, tape::TapeWriter::create(plan.output, metadata, interned, writer_options));
+  return out;
+}
 
-  const bool quiet = parsed.has("quiet");
-  StatusLine status_line(!quiet);
-  record::RecordLoopOptions loop;
-  loop.duration_ns = duration_ns;
-  loop.budget = budget ? &*budget : nullptr;
-  loop.on_progress = [&](const record::RecordProgress& p) { status_line.show(p); };
-  loop.stop_requested = [&]() -> std::string {
-    if (int sig = stop_signal.load()) return sig == SIGINT ? "interrupted" : "terminated";
-    if (held && held->exited()) return "command exited";
-    return {};
-  };
-  if (otlp_stream) {
-    loop.export_interval_ns = otlp_interval_ns;
-    loop.on_export = [&]() -> Result<void> {
-      const auto stats = (*source)->stats();
-      if (stats.first_event_ns == 0) return {};  // nothing seen yet
-      // A quiet stream does not move the sorter's window: the clock does.
-      BPFTAPE_RETURN_IF_ERROR(
-          pipeline->advance_to(read_clock_ns(CLOCK_MONOTONIC), (*source)->interned()));
-      otlp::ebpf::RecordingContext recording{metadata.recording_id, (*source)->clock(),
-                                             stats.first_event_ns, stats.last_event_ns};
-      otlp::ebpf::AggregatorResults results{&(*source)->processes(), &tracers.network,
-                                            &tracers.syscalls, &tracers.memory, &tracers.cpu};
-      return otlp_stream->export_interval(recording, results);
-    };
-  }
-  record::RecordSummary summary = record::run_recording(**source, writer->get(), pipeline.get(), loop);
-  status_line.clear();
-  // The signal that ended the recording must not cancel the final export; a new one does.
-  rearm_stop_signals();
-  // The recording is over for another reason than the command's exit: the command goes too.
-  std::string command_line;
-  if (held && !held->exited()) {
-    const record::HeldCommand::StopOutcome stopped = held->stop();
-    command_line = fmt::format("stopped (pid {}) when the recording ended: "
-                               "SIGTERM to {} process{}{}",
-                               held->pid(), stopped.terminated,
-                               stopped.terminated == 1 ? "" : "es",
-                               stopped.killed ? ", SIGKILL after 2 s" : "");
-    command_line += "; " + record::describe_wait_status(held->wait_status());
-  } else if (held) {
-    command_line =
-        fmt::format("pid {} {}", held->pid(), record::describe_wait_status(held->wait_status()));
-  }
-
+// The end-of-recording summary (stderr, unless quiet) and the error, if any: the exit status.
+int report_summary(const record::RecordSummary& summary, const std::string& output,
+                   const std::string& command_line, bool quiet) {
   int status = kExitOk;
   if (summary.error) {
     std::fprintf(stderr, "%s: %s: %s\n", kName, output.c_str(), summary.error->message().c_str());
@@ -368,23 +351,90 @@ int record(const ParsedArgs& parsed, OutputRequest& request) {
                  summary.describe().c_str());
     if (!command_line.empty()) std::fprintf(stderr, "  command: %s\n", command_line.c_str());
   }
-  if (pipeline && !summary.error) {
-    // Every symbol the recording wrote into the tape: frames are named as a replay names them.
-    const record::NewSymbols& symbols = (*source)->all_symbols();
-    Symbolizer symbolizer(symbols.symbols, symbols.mappings);
-    RunFacts facts;
-    facts.recording = RecordingInfo{"live", metadata.hostname, metadata.kernel_release,
-                                    metadata.recording_id};
-    facts.pipeline = pipeline->stats();
-    facts.interned = &(*source)->interned();
-    facts.processes = &(*source)->processes();
-    facts.symbolizer = &symbolizer;
-    facts.clock = (*source)->clock();
-    facts.first_event_ns = (*source)->stats().first_event_ns;
-    facts.last_event_ns = (*source)->stats().last_event_ns;
-    facts.sample_hz = config.sample_rate;
-    facts.otlp_stream = otlp_stream.get();
-    const int emitted = emit_outputs(kName, request, tracers, facts);
+  return status;
+}
+
+int record(const ParsedArgs& parsed, OutputRequest& request) {
+  auto plan = plan_from(parsed);
+  if (!plan) {
+    std::fprintf(stderr, "%s: %s (see '%s --help')\n", kName, plan.error().message().c_str(),
+                 kName);
+    return kExitUsage;
+  }
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "%s: %s\n", kName, message.c_str());
+    return kExitFailure;
+  };
+  // Privileges before anything is created: doctor's words, exit 2.
+  if (!can_record()) return kExitUsage;
+  remove_stale_command_cgroups();
+  // From here on SIGINT/SIGTERM end the recording (and a live OTLP export) cleanly.
+  const std::atomic<int>& stop_signal = install_stop_signals();
+  request.otlp.stop_requested = &stop_signal;
+
+  // Owns the command's process and cgroup: every return below stops or abandons it and reaps it.
+  std::unique_ptr<record::HeldCommand> held;
+  if (!plan->command.empty()) {
+    auto spawned = spawn_command(*plan);
+    if (!spawned) return fail(spawned.error().message());
+    held = std::move(*spawned);
+  }
+  auto source = record::LiveSource::create(plan->live);
+  if (!source) {
+    fail(source.error().message());
+    return source.error().kind() == ErrorKind::InsufficientPermissions ? kExitUsage : kExitFailure;
+  }
+  const tape::TapeMetadata metadata = record::live_metadata(**source, plan->config, plan->command);
+
+  LiveOutputs outputs;
+  if (parsed.has("report") || request.writes_files() || request.digest) {
+    auto opened = open_live_outputs(request, metadata, outputs);
+    if (!opened) return fail(opened.error().message());
+  }
+
+  auto tape_file = open_tape(*plan, metadata, (*source)->interned(), parsed.has("force"));
+  if (!tape_file) return fail(tape_file.error().message());
+  if (held) {
+    if (auto started = held->start(); !started) {
+      tape_file->writer->discard();
+      return fail(started.error().message());
+    }
+  }
+  auto published = tape_file->writer->publish();
+  if (!published) return fail(published.error().message());
+
+  record::LiveSource& live = **source;
+  record::TapeSink tape_sink(*tape_file->writer, tape_file->budget ? &*tape_file->budget : nullptr,
+                             live.interned(), [&live] { return live.bpf_stats(); });
+  std::optional<record::PipelineSink> pipeline_sink;
+  if (outputs.pipeline) pipeline_sink.emplace(*outputs.pipeline, live);
+  record::RecordLoopOptions loop;
+  loop.duration_ns = plan->duration_ns;
+  if (outputs.otlp_stream) {
+    const Tracers& t = outputs.tracers;
+    const AggregatorResults aggregates{nullptr, &t.network, &t.syscalls, &t.memory, &t.cpu};
+    pipeline_sink->export_to(*outputs.otlp_stream, aggregates);
+    loop.export_interval_ns = plan->otlp_interval_ns;
+  }
+  const bool quiet = parsed.has("quiet");
+  StatusLine status_line(!quiet);
+  loop.on_progress = [&](const record::RecordProgress& p) { status_line.show(p); };
+  loop.stop_requested = [&]() -> std::string {
+    if (int sig = stop_signal.load()) return sig == SIGINT ? "interrupted" : "terminated";
+    if (held && held->exited()) return "command exited";
+    return {};
+  };
+  const record::RecordSummary summary = record::run_recording(
+      live, &tape_sink, pipeline_sink ? &*pipeline_sink : nullptr, loop);
+  status_line.clear();
+  // The signal that ended the recording must not cancel the final export; a new one does.
+  rearm_stop_signals();
+  // The recording is over for another reason than the command's exit: the command goes too.
+  const std::string command_line = held ? finish_command(*held) : "";
+
+  int status = report_summary(summary, plan->output, command_line, quiet);
+  if (outputs.pipeline && !summary.error) {
+    const int emitted = emit_live_outputs(request, outputs, live, metadata);
     if (emitted != kExitOk) status = emitted;
   }
   return status;

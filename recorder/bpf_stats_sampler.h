@@ -12,7 +12,7 @@
 //    run), they stay on (exact) and the next window is measured at once;
 //  - once it does not, they go off until the next period (one window in every 10 s), and the
 //    counters are scaled, as perf scales multiplexed counters: by the records their ring
-//    delivered over those delivered while the stats ran (LiveSource counts both; activity, not
+//    delivered over those delivered while the stats ran (ProbeSet counts both; activity, not
 //    time, is what a program's runs follow: a storm that fills 7 s of a recording whose
 //    windows saw 0.5 s of it is scaled right), or by elapsed over measured time for programs
 //    without a ring.

@@ -11,10 +11,12 @@
 // guess: per window it counts records per CPU; while the rate is high it restricts the thread
 // to the CPUs (of those it was allowed at start: a user's taskset is respected) that produced
 // less than hot_share of them; if that leaves none, or the rate drops, it allows them all again.
-// Pure policy (no syscalls): LiveSource applies the answer with sched_setaffinity.
+// DrainPlacement is the pure policy (no syscalls); DrainThreadPlacement applies its answers to
+// the recorder's threads with sched_setaffinity.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -44,6 +46,24 @@ class DrainPlacement {
   std::vector<uint64_t> records_;  // per CPU number, this window
   uint64_t window_start_ns_ = 0;
   bool started_ = false;
+};
+
+// DrainPlacement applied to this process: the policy is made on first use from the affinity
+// of the thread that drains (the one calling policy()), and its answers move every thread of
+// the recorder. Used from the drain thread only.
+class DrainThreadPlacement {
+ public:
+  // The policy for the calling thread; null when there is nowhere else to go (one CPU) or its
+  // affinity cannot be read (the scheduler's choice is kept).
+  DrainPlacement* policy();
+  // Ends the policy's window at now_ns; when it answers, moves every thread of the recorder.
+  void end_window(DrainPlacement& policy, uint64_t now_ns);
+  uint64_t moves() const { return moves_; }  // affinity changes made
+
+ private:
+  std::unique_ptr<DrainPlacement> policy_;
+  bool tried_ = false;
+  uint64_t moves_ = 0;
 };
 
 }  // namespace bpftape::record

@@ -47,7 +47,7 @@ std::string read_first_line(const char* path) {
 
 }  // namespace
 
-RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeline* pipeline,
+RecordSummary run_recording(LiveSource& source, TapeSink* tape, PipelineSink* pipeline,
                             const RecordLoopOptions& options) {
   RecordSummary summary;
   const auto start = Clock::now();
@@ -59,115 +59,58 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
   auto last_check = start;
   constexpr auto kCheckInterval = std::chrono::milliseconds(5);
   uint64_t events_at_last_progress = 0;
-  EventBatch batch;
+  auto due = [](Clock::time_point now, Clock::time_point& last, uint64_t interval_ns) {
+    if (now - last < std::chrono::nanoseconds(interval_ns)) return false;
+    last = now;
+    return true;
+  };
+  Delivery delivery;
 
-  // Set when the budget (--max-size) refused all or part of a batch: nothing more is written,
-  // and the live pipeline sees what the tape holds.
-  bool tape_full = false;
-  auto fill_tape = [&]() {
-    tape_full = true;
-    if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
-    if (!source.stopped()) source.stop();
-  };
-  // With a budget: how many of `events` fit after the rest; when not all, the writer is flushed
-  // first (its size is then exact) and the budget asked again.
-  auto fitting = [&](std::span<const tape::ProcessInfo> processes, const NewSymbols& symbols,
-                     size_t losses, size_t events) -> Result<std::optional<size_t>> {
-    auto ask = [&] {
-      return options.budget->events_that_fit(writer->stats(), source.interned(), processes, symbols,
-                                             losses, events, source.bpf_stats());
-    };
-    std::optional<size_t> fit = ask();
-    if ((!fit || *fit < events) && options.budget->flush_helps()) {
-      BPFTAPE_RETURN_IF_ERROR(writer->flush());
-      options.budget->flushed();
-      fit = ask();
-    }
-    return fit;
-  };
-  // Writes what the batch needs first (process records, symbols), then the batch.
-  auto consume = [&]() -> Result<void> {
-    if (tape_full) return {};
-    if (writer) {
-      auto updates = source.take_process_updates();
-      NewSymbols symbols = source.take_symbols();
-      std::optional<size_t> fit = batch.events.size();
-      if (options.budget) {
-        BPFTAPE_ASSIGN_OR_RETURN(
-            fit, fitting(updates, symbols, batch.losses.size(), batch.events.size()));
-        if (!fit) {
-          fill_tape();
-          return {};
-        }
-      }
-      if (!updates.empty()) BPFTAPE_RETURN_IF_ERROR(writer->write_processes(updates));
-      if (!symbols.mappings.empty() || !symbols.symbols.empty()) {
-        BPFTAPE_RETURN_IF_ERROR(writer->write_symbols(symbols.mappings, symbols.symbols));
-      }
-      if (*fit == batch.events.size()) {
-        if (!batch.empty()) BPFTAPE_RETURN_IF_ERROR(writer->append(batch));
-        if (options.budget) options.budget->appended(batch.events.size() + batch.losses.size());
-      } else {
-        // Near the budget: what fits, flush, ask again, until not one more event fits. Events
-        // are sorted by time: the tape ends at a point in time.
-        EventBatch part;
-        part.losses = batch.losses;
-        size_t done = 0;
-        while (*fit > 0 || !part.losses.empty()) {
-          part.events.assign(batch.events.begin() + done, batch.events.begin() + done + *fit);
-          BPFTAPE_RETURN_IF_ERROR(writer->append(part));
-          options.budget->appended(part.events.size() + part.losses.size());
-          done += *fit;
-          part.losses.clear();
-          if (done == batch.events.size()) break;
-          BPFTAPE_ASSIGN_OR_RETURN(fit, fitting({}, {}, 0, batch.events.size() - done));
-          if (!fit) break;
-        }
-        if (done < batch.events.size()) {
-          batch.events.resize(done);
-          fill_tape();
-        }
+  // The tape first: a delivery it cuts (--max-size) reaches the pipeline cut; once it is full
+  // nothing more reaches either, and the recording stops.
+  auto deliver = [&]() -> Result<void> {
+    if (tape) {
+      if (tape->full()) return {};
+      BPFTAPE_RETURN_IF_ERROR(tape->consume(delivery));
+      if (tape->full()) {
+        if (summary.stop_reason.empty()) summary.stop_reason = "max size reached";
+        source.stop();
+        if (delivery.batch.empty()) return {};
       }
     }
-    if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->process(batch, source.interned()));
+    if (pipeline) BPFTAPE_RETURN_IF_ERROR(pipeline->consume(delivery));
     return {};
   };
 
   auto loop = [&]() -> Result<void> {
     for (;;) {
-      BPFTAPE_ASSIGN_OR_RETURN(bool more, source.next(batch));
+      BPFTAPE_ASSIGN_OR_RETURN(bool more, source.next(delivery));
       if (!more) return {};
-      BPFTAPE_RETURN_IF_ERROR(consume());
+      BPFTAPE_RETURN_IF_ERROR(deliver());
       if (source.stopped()) continue;  // draining what is left
 
       // Under load next() returns every few tens of µs: the checks below (a waitpid, the
-      // flush timer, progress) run every kCheckInterval, not per batch.
+      // flush timer, progress) run every kCheckInterval, not per delivery.
       const auto now = Clock::now();
       if (now - last_check < kCheckInterval) continue;
       last_check = now;
       const uint64_t elapsed = ns_since(start);
-      if (writer && !tape_full &&
-          now - last_flush >= std::chrono::nanoseconds(options.flush_interval_ns)) {
-        BPFTAPE_RETURN_IF_ERROR(writer->flush());
-        if (options.budget) options.budget->flushed();
-        last_flush = now;
+      if (tape && due(now, last_flush, options.flush_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(tape->flush());
       }
-      if (writer && !tape_full &&
-          now - last_stats >= std::chrono::nanoseconds(options.bpf_stats_interval_ns)) {
-        BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
-        last_stats = now;
+      if (tape && due(now, last_stats, options.bpf_stats_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(tape->write_bpf_stats(source.bpf_stats()));
       }
-      if (options.on_export && now - last_export >= std::chrono::nanoseconds(options.export_interval_ns)) {
-        BPFTAPE_RETURN_IF_ERROR(options.on_export());
-        last_export = now;
+      if (pipeline && pipeline->exports() && due(now, last_export, options.export_interval_ns)) {
+        BPFTAPE_RETURN_IF_ERROR(pipeline->export_interval());
       }
-      const auto stats = source.stats();
       if (options.on_progress && now - last_progress >= std::chrono::seconds(1)) {
+        const auto stats = source.stats();
         const double secs = std::chrono::duration<double>(now - last_progress).count();
         options.on_progress(RecordProgress{
             elapsed, stats.events, stats.lost,
             static_cast<double>(stats.events - events_at_last_progress) / secs,
-            writer ? writer->stats().bytes_written : 0});
+            tape ? tape->bytes_written() : 0});
         last_progress = now;
         events_at_last_progress = stats.events;
       }
@@ -190,18 +133,15 @@ RecordSummary run_recording(LiveSource& source, tape::TapeWriter* writer, Pipeli
     if (summary.stop_reason.empty()) summary.stop_reason = "error";
     source.stop();
   }
-  // The final BPF stats and the tape's end, also after an error: a failed write leaves the
-  // writer failed (close reports it again), anything else still closes the tape properly.
-  if (writer) {
-    auto closed = [&]() -> Result<void> {
-      BPFTAPE_RETURN_IF_ERROR(writer->write_bpf_stats(source.bpf_stats()));
-      return writer->close();
-    }();
+  // The tape's end, also after an error: a failed write leaves the writer failed (close
+  // reports it again), anything else still closes the tape properly.
+  if (tape) {
+    auto closed = tape->close(source.bpf_stats());
     if (!closed && !summary.error) summary.error = closed.error();
-    summary.tape_bytes = writer->stats().bytes_written;
+    summary.tape_bytes = tape->bytes_written();
   }
   if (pipeline && !summary.error) {
-    if (auto r = pipeline->finish(source.interned()); !r) summary.error = r.error();
+    if (auto r = pipeline->finish(); !r) summary.error = r.error();
   }
 
   summary.elapsed_ns = ns_since(start);

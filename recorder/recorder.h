@@ -1,9 +1,14 @@
-// The recording loop: LiveSource -> tape (process records and symbols before the events that
-// need them, loss records, BPF stats) and, optionally, the same Pipeline a replay runs.
+// The recording loop: each LiveSource delivery (recorder/delivery.h) to the sinks — the tape
+// (recorder/tape_sink.h: process records and symbols before the events that need them, loss
+// records, BPF stats, the --max-size budget) and, optionally, the same Pipeline a replay runs
+// (recorder/pipeline_sink.h) — plus the loop's timers: tape flush, BPF stats, live export,
+// progress, stop conditions.
 //
 // Crash safety: the pending events frame is flushed at least every flush_interval_ns, so a
 // recorder killed with SIGKILL leaves a tape readable up to about that long before the kill.
 // A write error (disk full) stops the recording at once: what was written stays readable.
+// --max-size: the first delivery that does not fit whole is cut at a point in time and the
+// recording stops ("max size reached"); the pipeline sees only what the tape holds.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +17,9 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/pipeline.h"
-#include "core/tape/writer.h"
 #include "recorder/live_source.h"
-#include "recorder/tape_budget.h"
+#include "recorder/pipeline_sink.h"
+#include "recorder/tape_sink.h"
 
 namespace bpftape::record {
 
@@ -29,20 +33,15 @@ struct RecordProgress {
 
 struct RecordLoopOptions {
   std::optional<uint64_t> duration_ns;  // stop after this long
-  // --max-size: before each batch the budget says how much of it fits; the recording stops
-  // (reason "max size reached") at the first batch that does not fit whole. Borrowed, may be
-  // null; needs a writer.
-  TapeBudget* budget = nullptr;
   uint64_t flush_interval_ns = 1'000'000'000;
   uint64_t bpf_stats_interval_ns = 10'000'000'000;
   // Polled every iteration (a few ms): a signal arrived, the recorded command exited, ...
   // Returns a reason to stop, or empty to go on.
   std::function<std::string()> stop_requested;
   std::function<void(const RecordProgress&)> on_progress;  // about once a second
-  // Live exports (OTLP while recording): called about every export_interval_ns, between
-  // batches, with the pipeline up to date. An error ends the recording (like a write error).
+  // Live exports (PipelineSink::export_interval, OTLP while recording): about this often,
+  // between deliveries. An error ends the recording (like a write error).
   uint64_t export_interval_ns = 10'000'000'000;
-  std::function<otlp::ebpf::Result<void>()> on_export;
 };
 
 // What a recording cost and produced: the end-of-recording summary and get_overhead().
@@ -74,11 +73,11 @@ struct RecordSummary {
   std::string describe() const;
 };
 
-// Runs until a stop condition, then detaches, drains what is left, writes the final BPF stats
-// and closes the tape. `writer` may be null (no tape, e.g. the tracer facades), `pipeline`
-// may be null (no live results). Never throws; errors end up in RecordSummary::error.
-RecordSummary run_recording(LiveSource& source, otlp::ebpf::tape::TapeWriter* writer,
-                            otlp::ebpf::Pipeline* pipeline, const RecordLoopOptions& options);
+// Runs until a stop condition, then detaches, drains what is left, closes the tape (with the
+// final BPF stats) and finishes the pipeline. `tape` may be null (no tape), `pipeline` may be
+// null (no live results). Never throws; errors end up in RecordSummary::error.
+RecordSummary run_recording(LiveSource& source, TapeSink* tape, PipelineSink* pipeline,
+                            const RecordLoopOptions& options);
 
 // Host facts for the tape's metadata (hostname, kernel release, boot id, CPUs, page size) plus
 // the source's clock reference, probes and recording id.

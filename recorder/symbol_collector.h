@@ -10,7 +10,7 @@
 // every mapping keeps its address. Nothing is dropped.
 //
 // Each symbol and mapping is emitted once per process (pid 0: kernel). Not thread-safe: the
-// LiveSource calls it from its draining thread. ELF files are parsed once per (device, inode)
+// StackSymbols calls it from the draining thread. ELF files are parsed once per (device, inode)
 // and shared between processes; a pid is forgotten (maps re-read) on exec or pid reuse.
 #pragma once
 

@@ -22,6 +22,7 @@
 #include "recorder/elf_symbols.h"
 #include "recorder/procfs.h"
 #include "recorder/symbol_collector.h"
+#include "tests/recorder/fake_files.h"
 #include "tests/temp_dir.h"
 
 extern "C" __attribute__((noinline)) int bpftape_symbols_test_target(int x) {
@@ -35,12 +36,7 @@ namespace {
 using otlp::ebpf::ErrorKind;
 using ::testing::HasSubstr;
 using otlp::ebpf::testing::TempDir;
-
-
-void write_file(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
+using bpftape::record::testing::write_file;
 
 std::unique_ptr<ElfSymbols> read_elf(const std::string& path, const std::string& debug_root = "") {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

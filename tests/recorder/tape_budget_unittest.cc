@@ -1,8 +1,10 @@
-// TapeBudget (record --max-size): a writer fed the way the recorder feeds it, with the budget
-// asked before every batch, closes a tape no bigger than the budget, whatever the data's
-// compressibility, the interned entries, the process and symbol records, and with the
-// background compression queue on.
+// TapeBudget (record --max-size) through the TapeSink the recorder feeds: the closed tape is no
+// bigger than the budget, whatever the data's compressibility, the interned entries, the
+// process and symbol records, and with the background compression queue on; the delivery the
+// sink cut holds exactly what the tape holds (what the live pipeline then sees).
 #include "recorder/tape_budget.h"
+
+#include "recorder/tape_sink.h"
 
 #include <gtest/gtest.h>
 
@@ -81,7 +83,9 @@ BpfStatsSnapshot bpf_stats(uint64_t ts) {
   return s;
 }
 
-// Records as run_recording does until the budget stops it; the closed tape's size.
+// Records as run_recording does (deliveries to a TapeSink, its flush every 7 deliveries and
+// BPF stats every 29) until the budget stops it; the closed tape's size. *events_written:
+// the events of the deliveries after the sink had them (cut to what it wrote).
 uint64_t record_until_full(uint64_t max_bytes, uint64_t seed, bool background,
                            uint64_t* events_written) {
   WriterOptions options;
@@ -94,59 +98,44 @@ uint64_t record_until_full(uint64_t max_bytes, uint64_t seed, bool background,
                                    tape::testing::test_metadata(), interns, options);
   EXPECT_TRUE(writer) << writer.error().to_string();
   Feed feed{std::mt19937_64(seed)};
+  TapeSink sink(**writer, &budget, interns, [&feed] { return bpf_stats(feed.ts); });
   *events_written = 0;
-  auto fitting = [&](std::span<const tape::ProcessInfo> processes, const NewSymbols& symbols,
-                     size_t losses, size_t events) {
-    auto ask = [&] {
-      return budget.events_that_fit((*writer)->stats(), interns, processes, symbols, losses, events,
-                                    bpf_stats(feed.ts));
-    };
-    auto fit = ask();
-    if ((!fit || *fit < events) && budget.flush_helps()) {
-      EXPECT_TRUE((*writer)->flush());
-      budget.flushed();
-      fit = ask();
+  for (int round = 0; round < 100'000 && !sink.full(); ++round) {
+    Delivery delivery{feed.batch(interns), feed.processes(), feed.symbols()};
+    const size_t offered = delivery.batch.events.size();
+    auto consumed = sink.consume(delivery);
+    EXPECT_TRUE(consumed) << consumed.error().to_string();
+    // Until the sink is full it takes each delivery whole; the one that fills it is cut.
+    if (!sink.full()) {
+      EXPECT_EQ(delivery.batch.events.size(), offered);
+    } else {
+      EXPECT_LE(delivery.batch.events.size(), offered);
     }
-    return fit;
-  };
-  bool full = false;
-  for (int round = 0; round < 100'000 && !full; ++round) {
-    EventBatch batch = feed.batch(interns);
-    const auto processes = feed.processes();
-    const NewSymbols symbols = feed.symbols();
-    auto fit = fitting(processes, symbols, batch.losses.size(), batch.events.size());
-    if (!fit) break;
-    if (!processes.empty()) EXPECT_TRUE((*writer)->write_processes(processes));
-    if (!symbols.empty()) EXPECT_TRUE((*writer)->write_symbols(symbols.mappings, symbols.symbols));
-    EventBatch part;
-    part.losses = batch.losses;
-    size_t done = 0;
-    while (*fit > 0 || !part.losses.empty()) {
-      part.events.assign(batch.events.begin() + done, batch.events.begin() + done + *fit);
-      EXPECT_TRUE((*writer)->append(part));
-      budget.appended(part.events.size() + part.losses.size());
-      done += *fit;
-      part.losses.clear();
-      if (done == batch.events.size()) break;
-      fit = fitting({}, {}, 0, batch.events.size() - done);
-      if (!fit) break;
-    }
-    *events_written += done;
-    full = done < batch.events.size();
+    *events_written += delivery.batch.events.size();
     if (round % 7 == 6) {  // the recorder's 1 s flush
-      EXPECT_TRUE((*writer)->flush());
-      budget.flushed();
+      EXPECT_TRUE(sink.flush());
     }
-    if (round % 29 == 28) EXPECT_TRUE((*writer)->write_bpf_stats(bpf_stats(feed.ts)));
+    if (round % 29 == 28) {
+      EXPECT_TRUE(sink.write_bpf_stats(bpf_stats(feed.ts)));
+    }
   }
-  EXPECT_TRUE((*writer)->write_bpf_stats(bpf_stats(feed.ts)));
-  auto closed = (*writer)->close();
+  EXPECT_TRUE(sink.full());
+  auto closed = sink.close(bpf_stats(feed.ts));
   EXPECT_TRUE(closed) << closed.error().to_string();
-  // A whole, readable tape.
+  // A whole, readable tape holding exactly the delivered events.
   auto reader = TapeReader::open_memory(bytes, {});
   EXPECT_TRUE(reader) << reader.error().to_string();
   if (reader) {
     EXPECT_TRUE((*reader)->complete());
+    uint64_t on_tape = 0;
+    EventBatch batch;
+    for (;;) {
+      auto more = (*reader)->next(&batch);
+      EXPECT_TRUE(more) << more.error().to_string();
+      if (!more || !*more) break;
+      on_tape += batch.events.size();
+    }
+    EXPECT_EQ(on_tape, *events_written);
   }
   return bytes.size();
 }
