@@ -1,5 +1,7 @@
 // The tracers' recorded streams: a tape (replayer/) and a seeded simulation (simulator/).
 // Neither needs BPF; each behaves as TracerSource's defaults say (tracers/source.h).
+#include <functional>
+
 #include <fmt/format.h>
 
 #include "core/pipeline.h"
@@ -33,10 +35,11 @@ Result<void> check_recorded_filter(const TaskFilter& filter, std::string_view ki
 template <typename Inner>
 class RecordedSource : public TracerSource {
  public:
+  // `symbolize` builds the symbolizer from `inner` when asked (a tape's symbol tables grow as
+  // it is read); it may be empty (no symbols).
   RecordedSource(std::unique_ptr<Inner> inner, std::string_view kind, uint64_t window,
-                 Symbolizer symbolizer)
-      : inner_(std::move(inner)), kind_(kind), window_(window),
-        symbolizer_(std::move(symbolizer)) {}
+                 std::function<Symbolizer(const Inner&)> symbolize)
+      : inner_(std::move(inner)), kind_(kind), window_(window), symbolize_(std::move(symbolize)) {}
 
   Result<bool> next(EventBatch& batch) override {
     if (ended_) {
@@ -52,13 +55,13 @@ class RecordedSource : public TracerSource {
   std::string_view kind() const override { return kind_; }
   uint64_t reorder_window_ns() const override { return window_; }
   void end() override { ended_ = true; }
-  Symbolizer symbolizer() override { return symbolizer_; }
+  Symbolizer symbolizer() override { return symbolize_ ? symbolize_(*inner_) : Symbolizer{}; }
 
  private:
   std::unique_ptr<Inner> inner_;
   std::string_view kind_;
   uint64_t window_;
-  Symbolizer symbolizer_;
+  std::function<Symbolizer(const Inner&)> symbolize_;
 };
 
 class TapeProvider : public SourceProvider {
@@ -68,11 +71,12 @@ class TapeProvider : public SourceProvider {
     BPFTAPE_RETURN_IF_ERROR(check_recorded_filter(request.filter, "tape"));
     BPFTAPE_ASSIGN_OR_RETURN(auto file,
                              bpftape::replay::FileSource::open(path_, bpftape::replay::FileSourceOptions{}));
-    const auto& reader = file->reader();
-    Symbolizer symbolizer(reader.symbols(), reader.mappings());
     // The window `bpftape replay` uses: the same tape gives the same results.
     return std::make_unique<RecordedSource<bpftape::replay::FileSource>>(
-        std::move(file), "tape", kDefaultReorderWindowNs, std::move(symbolizer));
+        std::move(file), "tape", kDefaultReorderWindowNs,
+        [](const bpftape::replay::FileSource& f) {
+          return Symbolizer(f.reader().symbols(), f.reader().mappings());
+        });
   }
 
  private:
@@ -90,7 +94,7 @@ class SimulationProvider : public SourceProvider {
     // The window `bpftape simulate --check` uses: only injected "beyond the window"
     // reordering makes late events.
     return std::make_unique<RecordedSource<bpftape::sim::SimSource>>(
-        std::move(sim), "simulation", options.reorder_window_ns(), Symbolizer{});
+        std::move(sim), "simulation", options.reorder_window_ns(), nullptr);
   }
 
  private:
