@@ -20,6 +20,9 @@
 // Live-only operations over a tape or a simulation: pause()/resume() are NotSupported;
 // get_overhead() is all zeros; filter_syscall() filters in user space only.
 //
+// start() again after stop() opens a new stream; the statistics keep accumulating (and the
+// filter_syscall switches hold), the events stop() returns are the new stream's.
+//
 // Threading: start() spawns the draining thread; get_stats() and friends may be called from
 // the owner's thread while it runs (they lock, and first bring the aggregation up to date with
 // everything the source produced so far). Not copyable; destroying a running tracer stops it.
