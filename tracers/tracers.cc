@@ -268,6 +268,11 @@ EbpfOverheadMetrics SourceTracer::get_overhead() const {
 
 const InternTable* SourceTracer::interned() const { return source_ ? &source_->interned() : nullptr; }
 
+Result<std::vector<EbpfEvent>> EventTracer::stop() {
+  BPFTAPE_RETURN_IF_ERROR(finish());
+  return take_events();
+}
+
 EbpfCpuProfiler::~EbpfCpuProfiler() { (void)finish(); }
 
 EbpfCpuProfiler::EbpfCpuProfiler(EbpfConfig config, std::unique_ptr<SourceProvider> provider)
@@ -298,13 +303,8 @@ Result<PprofProfile> EbpfCpuProfiler::stop() {
 EbpfSyscallTracer::~EbpfSyscallTracer() { (void)finish(); }
 
 EbpfSyscallTracer::EbpfSyscallTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider)
-    : SourceTracer(config, std::move(provider), request_for(config, false, true, false, false),
+    : EventTracer(config, std::move(provider), request_for(config, false, true, false, false),
                    syscalls_) {}
-
-Result<std::vector<EbpfEvent>> EbpfSyscallTracer::stop() {
-  BPFTAPE_RETURN_IF_ERROR(finish());
-  return take_events();
-}
 
 Result<void> EbpfSyscallTracer::filter_syscall(std::string_view name, bool enabled) {
   const std::optional<uint32_t> nr = syscall_number(name);
@@ -317,23 +317,13 @@ Result<void> EbpfSyscallTracer::filter_syscall(std::string_view name, bool enabl
 EbpfNetworkTracer::~EbpfNetworkTracer() { (void)finish(); }
 
 EbpfNetworkTracer::EbpfNetworkTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider)
-    : SourceTracer(config, std::move(provider), request_for(config, false, false, true, false),
+    : EventTracer(config, std::move(provider), request_for(config, false, false, true, false),
                    network_) {}
-
-Result<std::vector<EbpfEvent>> EbpfNetworkTracer::stop() {
-  BPFTAPE_RETURN_IF_ERROR(finish());
-  return take_events();
-}
 
 EbpfMemoryTracer::~EbpfMemoryTracer() { (void)finish(); }
 
 EbpfMemoryTracer::EbpfMemoryTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider)
-    : SourceTracer(config, std::move(provider), request_for(config, false, false, false, true),
+    : EventTracer(config, std::move(provider), request_for(config, false, false, false, true),
                    memory_) {}
-
-Result<std::vector<EbpfEvent>> EbpfMemoryTracer::stop() {
-  BPFTAPE_RETURN_IF_ERROR(finish());
-  return take_events();
-}
 
 }  // namespace otlp::ebpf

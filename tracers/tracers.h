@@ -142,6 +142,15 @@ class SourceTracer {
   uint64_t last_event_ns_ = 0;
 };
 
+// The tracers whose stop() returns the events they kept (the seeds' Vec<EbpfEvent>).
+class EventTracer : public SourceTracer {
+ public:
+  Result<std::vector<EbpfEvent>> stop();
+
+ protected:
+  using SourceTracer::SourceTracer;
+};
+
 class EbpfCpuProfiler : public SourceTracer {
  public:
   // The seeds' constructor: the live kernel.
@@ -157,13 +166,12 @@ class EbpfCpuProfiler : public SourceTracer {
   CpuAggregator cpu_;
 };
 
-class EbpfSyscallTracer : public SourceTracer {
+class EbpfSyscallTracer : public EventTracer {
  public:
   explicit EbpfSyscallTracer(EbpfConfig config)
       : EbpfSyscallTracer(std::move(config), live_provider()) {}
   EbpfSyscallTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider);
   ~EbpfSyscallTracer() override;  // stops first: the thread feeds this class's aggregator
-  Result<std::vector<EbpfEvent>> stop();
   SyscallStats get_stats() const { return current([&] { return syscalls_.stats(); }); }
   // Switch per syscall name ("openat"), before or while running; ConfigError for an unknown
   // name. A disabled syscall is not traced in the kernel (live), not returned by stop(), not
@@ -178,13 +186,12 @@ class EbpfSyscallTracer : public SourceTracer {
   SyscallAggregator syscalls_;
 };
 
-class EbpfNetworkTracer : public SourceTracer {
+class EbpfNetworkTracer : public EventTracer {
  public:
   explicit EbpfNetworkTracer(EbpfConfig config)
       : EbpfNetworkTracer(std::move(config), live_provider()) {}
   EbpfNetworkTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider);
   ~EbpfNetworkTracer() override;  // stops first: the thread feeds this class's aggregator
-  Result<std::vector<EbpfEvent>> stop();
   NetworkStats get_stats() const { return current([&] { return network_.stats(); }); }
   std::vector<HttpRequest> http_requests() const {
     return current([&] { return network_.http_requests(); });
@@ -194,13 +201,12 @@ class EbpfNetworkTracer : public SourceTracer {
   NetworkAggregator network_;
 };
 
-class EbpfMemoryTracer : public SourceTracer {
+class EbpfMemoryTracer : public EventTracer {
  public:
   explicit EbpfMemoryTracer(EbpfConfig config)
       : EbpfMemoryTracer(std::move(config), live_provider()) {}
   EbpfMemoryTracer(EbpfConfig config, std::unique_ptr<SourceProvider> provider);
   ~EbpfMemoryTracer() override;  // stops first: the thread feeds this class's aggregator
-  Result<std::vector<EbpfEvent>> stop();
   MemoryStats get_stats() const { return current([&] { return memory_.stats(); }); }
   std::vector<OutstandingByStack> outstanding_by_stack() const {
     return current([&] { return memory_.outstanding_by_stack(); });

@@ -58,6 +58,20 @@ uint64_t of_kind(const std::vector<EbpfEvent>& events, PayloadKind kind) {
   return n;
 }
 
+// Runs `tracer` over its whole stream (start(), then stop()).
+template <typename Tracer>
+void run_to_end(Tracer& tracer) {
+  auto started = tracer.start();
+  ASSERT_TRUE(started) << started.error().to_string();
+  auto stopped = tracer.stop();
+  ASSERT_TRUE(stopped) << stopped.error().to_string();
+}
+
+// A tracer's config (CPU profiling stays on, as by default), without a sample limit.
+EbpfConfig config_for(bool memory, bool network) {
+  return EbpfConfig{}.with_memory_tracing(memory).with_network_tracing(network).with_max_samples(kNoLimit);
+}
+
 EbpfConfig syscalls_config() {
   return EbpfConfig{}.with_cpu_profiling(false).with_syscall_tracing(true).with_max_samples(kNoLimit);
 }
@@ -187,10 +201,8 @@ TEST(TracerOverTape, CpuProfilerEqualsAPlainReplayAndNamesFrames) {
 TEST(TracerOverTape, MemoryAndNetworkTracersEqualAPlainReplay) {
   MemoryAggregator memory;
   replay(trace("leak.bpftape"), memory);
-  EbpfMemoryTracer mem_tracer(EbpfConfig{}.with_memory_tracing(true).with_max_samples(kNoLimit),
-                              tape_provider(trace("leak.bpftape")));
-  ASSERT_TRUE(mem_tracer.start());
-  ASSERT_TRUE(mem_tracer.stop());
+  EbpfMemoryTracer mem_tracer(config_for(true, false), tape_provider(trace("leak.bpftape")));
+  run_to_end(mem_tracer);
   EXPECT_EQ(mem_tracer.get_stats().allocations, memory.stats().allocations);
   EXPECT_EQ(mem_tracer.get_stats().frees, memory.stats().frees);
   EXPECT_EQ(mem_tracer.get_stats().active_bytes, memory.stats().active_bytes);
@@ -198,10 +210,8 @@ TEST(TracerOverTape, MemoryAndNetworkTracersEqualAPlainReplay) {
 
   NetworkAggregator network;
   replay(trace("http-loopback.bpftape"), network);
-  EbpfNetworkTracer net_tracer(EbpfConfig{}.with_network_tracing(true).with_max_samples(kNoLimit),
-                               tape_provider(trace("http-loopback.bpftape")));
-  ASSERT_TRUE(net_tracer.start());
-  ASSERT_TRUE(net_tracer.stop());
+  EbpfNetworkTracer net_tracer(config_for(false, true), tape_provider(trace("http-loopback.bpftape")));
+  run_to_end(net_tracer);
   const NetworkStats got = net_tracer.get_stats(), want = network.stats();
   EXPECT_EQ(got.packets_captured, want.packets_captured);
   EXPECT_EQ(got.bytes_captured, want.bytes_captured);
@@ -250,10 +260,8 @@ TEST(TracerOverSimulation, EveryTracerMatchesTheGroundTruth) {
   EXPECT_EQ(of_kind(*events, PayloadKind::Syscall),
             truth.output_by_type()[static_cast<size_t>(EbpfEventType::Syscall)]);
 
-  EbpfMemoryTracer memory(EbpfConfig{}.with_memory_tracing(true).with_max_samples(kNoLimit),
-                          simulation_provider(simulation()));
-  ASSERT_TRUE(memory.start());
-  ASSERT_TRUE(memory.stop());
+  EbpfMemoryTracer memory(config_for(true, false), simulation_provider(simulation()));
+  run_to_end(memory);
   const MemoryStats m = memory.get_stats();
   EXPECT_EQ(m.allocations, truth.memory().allocations);
   EXPECT_EQ(m.frees, truth.memory().frees);
@@ -261,18 +269,15 @@ TEST(TracerOverSimulation, EveryTracerMatchesTheGroundTruth) {
   EXPECT_EQ(m.total_allocated, truth.memory().total_allocated);
   EXPECT_EQ(m.active_bytes, truth.memory().active_bytes);
 
-  EbpfCpuProfiler cpu(EbpfConfig{}.with_max_samples(kNoLimit), simulation_provider(simulation()));
-  ASSERT_TRUE(cpu.start());
-  ASSERT_TRUE(cpu.stop());
+  EbpfCpuProfiler cpu(config_for(false, false), simulation_provider(simulation()));
+  run_to_end(cpu);
   uint64_t samples = 0;
   for (const auto& [key, n] : truth.cpu_samples()) samples += n;
   EXPECT_EQ(cpu.get_stats().samples, samples);
   EXPECT_GT(samples, 0u);
 
-  EbpfNetworkTracer network(EbpfConfig{}.with_network_tracing(true).with_max_samples(kNoLimit),
-                            simulation_provider(simulation()));
-  ASSERT_TRUE(network.start());
-  ASSERT_TRUE(network.stop());
+  EbpfNetworkTracer network(config_for(false, true), simulation_provider(simulation()));
+  run_to_end(network);
   const NetworkStats n = network.get_stats();
   EXPECT_EQ(n.tcp_connections, truth.network().tcp_connections);
   EXPECT_EQ(n.packets_captured, truth.network().packets);
