@@ -132,7 +132,9 @@ TEST(TracerOverTape, FilterSyscallFiltersStatsAndReturnedEvents) {
   auto events = tracer.stop();
   ASSERT_TRUE(events);
   for (const auto& e : *events) {
-    if (e.event_type == EbpfEventType::Syscall) ASSERT_NE(e.payload.syscall.nr, readlink);
+    if (e.event_type == EbpfEventType::Syscall) {
+      ASSERT_NE(e.payload.syscall.nr, readlink);
+    }
   }
   EXPECT_EQ(of_kind(*events, PayloadKind::Syscall), reference.stats().syscalls_traced - readlinks);
   EXPECT_EQ(tracer.get_stats().filtered_out, readlinks);
