@@ -50,6 +50,24 @@ std::unexpected<EbpfError> map_error(const std::string& what, int err) {
   return make_error(ErrorKind::MapOperationFailed, fmt::format("{}: {}", what, std::strerror(err)));
 }
 
+const char* op_name(MapOp op) {
+  switch (op) {
+    case MapOp::Read: return "read";
+    case MapOp::Write: return "write";
+    case MapOp::Delete: return "delete";
+    case MapOp::Iterate: return "iterate";
+  }
+  return "use";
+}
+
+// Reads have nothing to return without a kernel map: a valid request still fails, saying so.
+std::unexpected<EbpfError> no_object_to_read(const std::string& name) {
+  return make_error(ErrorKind::MapOperationFailed,
+                    fmt::format("read '{}': the request is valid, but there is no BPF object "
+                                "to read from; load one with EbpfLoader::load and pass the loader",
+                                name));
+}
+
 }  // namespace
 
 std::string_view map_type_name(MapType type) {
@@ -90,51 +108,36 @@ Result<void> MapsManager::register_map(const std::string& name, MapType type, ui
   return {};
 }
 
-Result<MapsManager::Resolved> MapsManager::resolve(const std::string& name,
-                                                   std::span<const std::byte> key,
-                                                   EbpfLoader* loader, const char* op) const {
+Result<MapsManager::Checked> MapsManager::check(MapOp op, const std::string& name,
+                                                std::span<const std::byte> key,
+                                                std::span<const std::byte> value) const {
+  const char* verb = op_name(op);
   auto it = maps_.find(name);
   if (it == maps_.end()) {
     return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': map is not registered; call register_map first", op,
+                      fmt::format("{} '{}': map is not registered; call register_map first", verb,
                                   name));
   }
   const Spec& spec = it->second;
   if (!has_elements(spec.type)) {
     return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': a {} map has no elements user space can {}", op, name,
-                                  map_type_name(spec.type), op));
+                      fmt::format("{} '{}': a {} map has no elements user space can {}", verb,
+                                  name, map_type_name(spec.type), verb));
   }
-  if (key.size() != spec.key_size) {
+  if (op == MapOp::Write && spec.type == MapType::StackTrace) {
     return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': key is {} bytes, the map has {}-byte keys", op, name,
+                      fmt::format("write '{}': stack trace maps are filled by the kernel only",
+                                  name));
+  }
+  if (op == MapOp::Delete && is_array(spec.type)) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("delete '{}': array elements always exist; write zeros instead",
+                                  name));
+  }
+  if (op != MapOp::Iterate && key.size() != spec.key_size) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("{} '{}': key is {} bytes, the map has {}-byte keys", verb, name,
                                   key.size(), spec.key_size));
-  }
-  if (loader == nullptr || !loader->is_loaded()) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': no BPF object loaded; load one with EbpfLoader::load "
-                                  "and pass the loader", op, name));
-  }
-  bpf_map* map = bpf_object__find_map_by_name(loader->object(), name.c_str());
-  if (map == nullptr) {
-    std::string known;
-    for (const auto& m : loader->map_names()) known += (known.empty() ? "" : ", ") + m;
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': the loaded object has no such map (maps: {})", op,
-                                  name, known));
-  }
-  if (bpf_map__type(map) != kernel_type(spec.type)) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': registered as {} but the kernel map has type {}", op,
-                                  name, map_type_name(spec.type),
-                                  libbpf_bpf_map_type_str(bpf_map__type(map))));
-  }
-  if (bpf_map__key_size(map) != spec.key_size || bpf_map__value_size(map) != spec.value_size) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("{} '{}': registered with {}-byte keys and {}-byte values but "
-                                  "the kernel map has {} and {}", op, name, spec.key_size,
-                                  spec.value_size, bpf_map__key_size(map),
-                                  bpf_map__value_size(map)));
   }
   size_t value_bytes = spec.value_size;
   if (is_per_cpu(spec.type)) {
@@ -142,20 +145,65 @@ Result<MapsManager::Resolved> MapsManager::resolve(const std::string& name,
     if (cpus <= 0) return map_error("counting possible CPUs", -cpus);
     value_bytes = static_cast<size_t>(cpus) * ((spec.value_size + 7) / 8 * 8);
   }
-  return Resolved{&spec, map, value_bytes};
+  // A per-CPU write takes one value (copied to every CPU) or every CPU's slot.
+  if (op == MapOp::Write && value.size() != value_bytes &&
+      !(is_per_cpu(spec.type) && value.size() == spec.value_size)) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("write '{}': value is {} bytes, the map takes {}", name,
+                                  value.size(), value_bytes));
+  }
+  return Checked{&spec, value_bytes};
+}
+
+Result<MapsManager::Resolved> MapsManager::resolve(const std::string& name, const Checked& checked,
+                                                   EbpfLoader* loader, MapOp op) const {
+  const char* verb = op_name(op);
+  const Spec& spec = *checked.spec;
+  if (loader == nullptr || !loader->is_loaded()) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("{} '{}': no BPF object loaded; load one with EbpfLoader::load "
+                                  "and pass the loader", verb, name));
+  }
+  bpf_map* map = bpf_object__find_map_by_name(loader->object(), name.c_str());
+  if (map == nullptr) {
+    std::string known;
+    for (const auto& m : loader->map_names()) known += (known.empty() ? "" : ", ") + m;
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("{} '{}': the loaded object has no such map (maps: {})", verb,
+                                  name, known));
+  }
+  if (bpf_map__type(map) != kernel_type(spec.type)) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("{} '{}': registered as {} but the kernel map has type {}", verb,
+                                  name, map_type_name(spec.type),
+                                  libbpf_bpf_map_type_str(bpf_map__type(map))));
+  }
+  if (bpf_map__key_size(map) != spec.key_size || bpf_map__value_size(map) != spec.value_size) {
+    return make_error(ErrorKind::MapOperationFailed,
+                      fmt::format("{} '{}': registered with {}-byte keys and {}-byte values but "
+                                  "the kernel map has {} and {}", verb, name, spec.key_size,
+                                  spec.value_size, bpf_map__key_size(map),
+                                  bpf_map__value_size(map)));
+  }
+  return Resolved{&spec, map, checked.value_bytes};
+}
+
+Result<void> MapsManager::validate(MapOp op, const std::string& name,
+                                   std::span<const std::byte> key,
+                                   std::span<const std::byte> value) const {
+  BPFTAPE_RETURN_IF_ERROR(check(op, name, key, value));
+  return {};
 }
 
 Result<void> MapsManager::write_map(const std::string& name, std::span<const std::byte> key,
                                     std::span<const std::byte> value, EbpfLoader* loader) {
-  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, key, loader, "write"));
-  if (r.spec->type == MapType::StackTrace) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("write '{}': stack trace maps are filled by the kernel only",
-                                  name));
-  }
+  BPFTAPE_ASSIGN_OR_RETURN(Checked checked, check(MapOp::Write, name, key, value));
+  if (loader == nullptr) return {};  // the seeds' write without an object: validation only
+  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, checked, loader, MapOp::Write));
   Bytes buffer;
   std::span<const std::byte> payload = value;
-  if (is_per_cpu(r.spec->type) && value.size() == r.spec->value_size) {
+  if (is_per_cpu(r.spec->type) && value.size() == r.spec->value_size &&
+      value.size() != r.value_bytes) {
     // One value for every CPU, at the kernel's 8-byte slot stride.
     buffer.assign(r.value_bytes, std::byte{0});
     const size_t stride = (r.spec->value_size + 7) / 8 * 8;
@@ -163,10 +211,6 @@ Result<void> MapsManager::write_map(const std::string& name, std::span<const std
       std::memcpy(buffer.data() + off, value.data(), value.size());
     }
     payload = buffer;
-  } else if (value.size() != r.value_bytes) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("write '{}': value is {} bytes, the map takes {}", name,
-                                  value.size(), r.value_bytes));
   }
   if (bpf_map__update_elem(r.map, key.data(), key.size(), payload.data(), payload.size(),
                            BPF_ANY) != 0) {
@@ -177,7 +221,9 @@ Result<void> MapsManager::write_map(const std::string& name, std::span<const std
 
 Result<Bytes> MapsManager::read_map(const std::string& name, std::span<const std::byte> key,
                                     EbpfLoader* loader) const {
-  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, key, loader, "read"));
+  BPFTAPE_ASSIGN_OR_RETURN(Checked checked, check(MapOp::Read, name, key, {}));
+  if (loader == nullptr) return no_object_to_read(name);
+  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, checked, loader, MapOp::Read));
   Bytes value(r.value_bytes);
   if (bpf_map__lookup_elem(r.map, key.data(), key.size(), value.data(), value.size(), 0) != 0) {
     const int err = errno;
@@ -192,12 +238,9 @@ Result<Bytes> MapsManager::read_map(const std::string& name, std::span<const std
 
 Result<void> MapsManager::delete_map(const std::string& name, std::span<const std::byte> key,
                                      EbpfLoader* loader) {
-  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, key, loader, "delete"));
-  if (is_array(r.spec->type)) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("delete '{}': array elements always exist; write zeros instead",
-                                  name));
-  }
+  BPFTAPE_ASSIGN_OR_RETURN(Checked checked, check(MapOp::Delete, name, key, {}));
+  if (loader == nullptr) return {};  // validation only, as for write_map
+  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, checked, loader, MapOp::Delete));
   if (bpf_map__delete_elem(r.map, key.data(), key.size(), 0) != 0) {
     const int err = errno;
     if (err == ENOENT) {
@@ -213,14 +256,9 @@ Result<size_t> MapsManager::for_each(
     const std::string& name, EbpfLoader* loader,
     const std::function<void(std::span<const std::byte>, std::span<const std::byte>)>& visit)
     const {
-  auto spec = maps_.find(name);
-  if (spec == maps_.end()) {
-    return make_error(ErrorKind::MapOperationFailed,
-                      fmt::format("iterate '{}': map is not registered; call register_map first",
-                                  name));
-  }
-  const Bytes probe_key(spec->second.key_size);
-  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, probe_key, loader, "iterate"));
+  BPFTAPE_ASSIGN_OR_RETURN(Checked checked, check(MapOp::Iterate, name, {}, {}));
+  if (loader == nullptr) return no_object_to_read(name);
+  BPFTAPE_ASSIGN_OR_RETURN(Resolved r, resolve(name, checked, loader, MapOp::Iterate));
   Bytes key(r.spec->key_size), next(r.spec->key_size), value(r.value_bytes);
   size_t visited = 0;
   const void* prev = nullptr;  // nullptr asks for the first key

@@ -1,8 +1,12 @@
 // MapsManager: typed, size-checked access to the maps of a loaded BPF object.
 //
 // register_map() declares what the caller expects (type, key and value size); every operation
-// checks the request against that declaration first (no kernel involved), then against the
-// kernel's map of that name in the loader's object, then performs the real syscall.
+// validates the request against that declaration first, with no kernel involved (the seeds'
+// checks: the map is registered, its type supports the operation, key and value sizes match),
+// then against the kernel's map of that name in the loader's object, then performs the real
+// syscall. Without a loader (the seeds' `None`), write_map and delete_map validate only and
+// succeed with nothing written; read_map and for_each validate, then fail saying there is
+// nothing to read. validate() is the check alone.
 // Per-CPU maps: a read returns one value slot per possible CPU, each rounded up to 8 bytes
 // (the kernel's layout); a write takes either one value (copied to every CPU) or all slots.
 #pragma once
@@ -36,6 +40,8 @@ std::string_view map_type_name(MapType type);
 
 using Bytes = std::vector<std::byte>;
 
+enum class MapOp { Read, Write, Delete, Iterate };
+
 class MapsManager {
  public:
   // Errors (ConfigError) for sizes the type cannot have: array keys are 4 bytes, ring buffers
@@ -43,6 +49,11 @@ class MapsManager {
   Result<void> register_map(const std::string& name, MapType type, uint32_t key_size,
                             uint32_t value_size);
   bool is_registered(const std::string& name) const { return maps_.contains(name); }
+
+  // The checks every operation makes before the kernel: MapOperationFailed naming the
+  // mismatch. `value` matters for writes only; `key` for all but Iterate.
+  Result<void> validate(MapOp op, const std::string& name, std::span<const std::byte> key,
+                        std::span<const std::byte> value = {}) const;
 
   Result<void> write_map(const std::string& name, std::span<const std::byte> key,
                          std::span<const std::byte> value, EbpfLoader* loader = nullptr);
@@ -69,13 +80,20 @@ class MapsManager {
     uint32_t key_size;
     uint32_t value_size;
   };
+  struct Checked {
+    const Spec* spec;
+    size_t value_bytes;  // kernel value buffer size (per-CPU: slots * rounded size)
+  };
   struct Resolved {
     const Spec* spec;
     bpf_map* map;
-    size_t value_bytes;  // kernel value buffer size (per-CPU: slots * rounded size)
+    size_t value_bytes;
   };
-  Result<Resolved> resolve(const std::string& name, std::span<const std::byte> key,
-                           EbpfLoader* loader, const char* op) const;
+  Result<Checked> check(MapOp op, const std::string& name, std::span<const std::byte> key,
+                        std::span<const std::byte> value) const;
+  // The kernel's map for a checked request, compared with its registration.
+  Result<Resolved> resolve(const std::string& name, const Checked& checked, EbpfLoader* loader,
+                           MapOp op) const;
 
   std::map<std::string, Spec> maps_;
 };

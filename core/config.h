@@ -21,7 +21,12 @@ struct EbpfConfig {
   bool enable_syscall_tracing = false;
   bool enable_memory_tracing = false;
   uint32_t sample_rate = 99;  // Hz; prime-ish to avoid lockstep with periodic work
+  // How long a tracer collects (tracers/tracers.h): it stops by itself after this much of its
+  // source's time (live: wall time since start(); a tape or simulation: event time since the
+  // first event).
   std::chrono::milliseconds duration{std::chrono::seconds(60)};
+  // The most samples (events of the tracer's kind) a tracer aggregates and returns; it stops
+  // collecting once it has them and counts what came after in events_not_kept().
   size_t max_samples = 100'000;
 
   static EbpfConfig new_config() { return EbpfConfig{}; }

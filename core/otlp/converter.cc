@@ -416,7 +416,11 @@ struct EbpfOtlpConverter::EventState {
   CpuAggregator cpu;
 };
 
-EbpfOtlpConverter::EbpfOtlpConverter() = default;
+// The seeds' new(): resources named per process, and a clock reference read now, so that
+// events of this machine's live kernel get their true Unix times. Tapes and simulations carry
+// their own (with_recording()), which is what makes their conversions reproducible.
+EbpfOtlpConverter::EbpfOtlpConverter()
+    : resource_(ResourceConfig{}), recording_(RecordingContext{.clock = ClockReference::now()}) {}
 EbpfOtlpConverter::~EbpfOtlpConverter() = default;
 EbpfOtlpConverter::EbpfOtlpConverter(EbpfOtlpConverter&&) noexcept = default;
 EbpfOtlpConverter& EbpfOtlpConverter::operator=(EbpfOtlpConverter&&) noexcept = default;
@@ -438,16 +442,9 @@ EbpfOtlpConverter& EbpfOtlpConverter::with_meter(InstrumentationScope scope) {
   return *this;
 }
 
-bool EbpfOtlpConverter::is_configured() const {
-  return resource_ && recording_ && (tracer_ || meter_);
-}
+bool EbpfOtlpConverter::is_configured() const { return tracer_ || meter_; }
 
 Result<void> EbpfOtlpConverter::require(bool signal_enabled, std::string_view what) const {
-  if (!resource_ || !recording_) {
-    return make_error(ErrorKind::ConfigError,
-                      "OTLP converter is not configured: call with_resource() and "
-                      "with_recording() before converting");
-  }
   if (!signal_enabled) {
     return make_error(ErrorKind::ConfigError,
                       fmt::format("OTLP converter has no {0} output: call with_{0}() first", what));
@@ -476,7 +473,7 @@ Result<TraceRequest*> EbpfOtlpConverter::convert_traces(const AggregatorResults&
 Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a, TraceRequest* request,
                                              const SpanSelector& select) const {
   BPFTAPE_RETURN_IF_ERROR(require(tracer_.has_value(), "tracer"));
-  const RecordingContext& r = *recording_;
+  const RecordingContext& r = recording_;
   if (a.network == nullptr) return {};
 
   std::vector<Connection> connections = a.network->connections();
@@ -544,7 +541,7 @@ Result<void> EbpfOtlpConverter::build_traces(const AggregatorResults& a, TraceRe
   }
   for (const auto& [key, g] : by_process) {
     auto* rs = request->add_resource_spans();
-    detail::fill_process_resource(*resource_, key.first, g.info, rs->mutable_resource());
+    detail::fill_process_resource(resource_, key.first, g.info, rs->mutable_resource());
     auto* ss = rs->add_scope_spans();
     detail::fill_scope(*tracer_, ss->mutable_scope());
     ss->mutable_spans()->Reserve(static_cast<int>(g.items.size()));
@@ -579,7 +576,7 @@ Result<MetricsRequest*> EbpfOtlpConverter::convert_metrics(const AggregatorResul
 Result<void> EbpfOtlpConverter::build_metrics(const AggregatorResults& a,
                                               MetricsRequest* out) const {
   BPFTAPE_RETURN_IF_ERROR(require(meter_.has_value(), "meter"));
-  const RecordingContext& r = *recording_;
+  const RecordingContext& r = recording_;
   MetricsRequest& request = *out;
 
   std::map<uint32_t, ProcessMetrics> per_pid;
@@ -615,14 +612,14 @@ Result<void> EbpfOtlpConverter::build_metrics(const AggregatorResults& a,
     detail::fill_scope(*meter_, sm->mutable_scope());
     MetricSet set(sm, r);
     if (emit_host_metrics(a, set)) {
-      detail::fill_host_resource(*resource_, host->mutable_resource());
+      detail::fill_host_resource(resource_, host->mutable_resource());
     } else {
       request.mutable_resource_metrics()->RemoveLast();
     }
   }
   for (const auto& [pid, pm] : per_pid) {
     auto* rm = request.add_resource_metrics();
-    detail::fill_process_resource(*resource_, pid, process_info(a.processes, pid),
+    detail::fill_process_resource(resource_, pid, process_info(a.processes, pid),
                                   rm->mutable_resource());
     auto* sm = rm->add_scope_metrics();
     detail::fill_scope(*meter_, sm->mutable_scope());
@@ -640,8 +637,16 @@ Result<ProfileOutput> EbpfOtlpConverter::convert_profile_to_otlp(
     return make_error(ErrorKind::ConfigError,
                       "profile sample rate is 0 Hz: pass the recording's sampling rate");
   }
-  InstrumentationScope scope = tracer_ ? *tracer_ : meter_ ? *meter_ : InstrumentationScope{};
-  return build_profiles(cpu, interned, processes, *resource_, *recording_, scope, options);
+  return build_profiles(cpu, interned, processes, resource_, recording_, profile_scope(), options);
+}
+
+Result<ProfilesRequest> EbpfOtlpConverter::convert_profile_to_otlp(
+    const PprofProfile& profile, const ProcessTable* processes) const {
+  return pprof_to_otlp(profile, processes, resource_, recording_, profile_scope());
+}
+
+InstrumentationScope EbpfOtlpConverter::profile_scope() const {
+  return tracer_ ? *tracer_ : meter_ ? *meter_ : InstrumentationScope{};
 }
 
 Result<std::optional<OtlpSpan>> EbpfOtlpConverter::convert_event_to_span(
@@ -692,8 +697,8 @@ Result<std::optional<OtlpSpan>> EbpfOtlpConverter::convert_event_to_span(
       }
       c.close_ns = e.timestamp_ns;
       OtlpSpan span;
-      fill_connection_span(c, connection_ids(recording_->recording_id, c.socket_id, c.open_ns),
-                           *recording_, &span);
+      fill_connection_span(c, connection_ids(recording_.recording_id, c.socket_id, c.open_ns),
+                           recording_, &span);
       open.erase(it);
       return span;
     }

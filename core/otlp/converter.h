@@ -133,7 +133,10 @@ using SpanSelector = std::function<bool(const SpanKey&)>;
 
 class EbpfOtlpConverter {
  public:
-  EbpfOtlpConverter();  // the seeds' new(): nothing configured yet
+  // The seeds' new(): no output yet (with_tracer() / with_meter()); resources named per
+  // process (ResourceConfig{}) and the recording's clock read now (this machine's live
+  // events). Converting a tape or simulation: with_recording() its identity and clock.
+  EbpfOtlpConverter();
   ~EbpfOtlpConverter();
   EbpfOtlpConverter(EbpfOtlpConverter&&) noexcept;
   EbpfOtlpConverter& operator=(EbpfOtlpConverter&&) noexcept;
@@ -143,7 +146,7 @@ class EbpfOtlpConverter {
   EbpfOtlpConverter& with_tracer(InstrumentationScope scope = {});  // enables spans
   EbpfOtlpConverter& with_meter(InstrumentationScope scope = {});   // enables metrics
 
-  // Resource and recording set, and at least one of tracer/meter.
+  // The seeds' check: at least one output (tracer or meter) was given.
   bool is_configured() const;
 
   // ---- From aggregations (what replay/record/simulate use) ----
@@ -166,6 +169,12 @@ class EbpfOtlpConverter {
                                                 const ProcessTable* processes,
                                                 const ProfileOptions& options) const;
 
+  // The seeds' convert_profile_to_otlp(&PprofProfile): a pprof profile (from a tracer's
+  // stop(), or from elsewhere) as the OTLP profiles signal, encoded as the one above encodes
+  // its own. `processes` (may be null) names the resources. FormatError for invalid pprof.
+  Result<ProfilesRequest> convert_profile_to_otlp(const PprofProfile& profile,
+                                                  const ProcessTable* processes = nullptr) const;
+
   // ---- The seeds' event-level API ----
   // A span for an event that completes one: TcpClose gives its connection's span (role and
   // open time remembered from the TcpConnect/TcpAccept this converter saw, else from the
@@ -184,13 +193,15 @@ class EbpfOtlpConverter {
 
  private:
   Result<void> require(bool signal_enabled, std::string_view what) const;
+  // Profiles have no signal switch of their own: they take the tracer's scope, else the meter's.
+  InstrumentationScope profile_scope() const;
   Result<void> build_traces(const AggregatorResults& results, TraceRequest* out,
                             const SpanSelector& select) const;
   Result<void> build_metrics(const AggregatorResults& results, MetricsRequest* out) const;
   struct EventState;
 
-  std::optional<ResourceConfig> resource_;
-  std::optional<RecordingContext> recording_;
+  ResourceConfig resource_;
+  RecordingContext recording_;
   std::optional<InstrumentationScope> tracer_;
   std::optional<InstrumentationScope> meter_;
   std::unique_ptr<EventState> events_;  // created on first event-level call

@@ -76,55 +76,118 @@ class PprofBuilder {
   std::map<std::pair<std::string, std::string>, uint64_t> functions_;
 };
 
-// The OTLP profiles encoding of the same data: one ResourceProfiles per process (ascending
-// pid), tables shared through the request's dictionary. pprof's tables map 1:1 (pprof id n ->
-// table index n-1; strings keep their indices, both tables start with "").
-void build_otlp(const PprofProfile& pp, const std::vector<uint32_t>& sample_pids,
-                const ProcessTable* processes, const ResourceConfig& resource,
-                const RecordingContext& recording, const InstrumentationScope& scope,
-                ProfilesRequest* out) {
+// Where each pprof id (functions, locations: any positive numbers) sits in its table. A
+// profile from elsewhere may use any ids: duplicates, 0 and references to unknown ids are
+// refused.
+Result<std::map<uint64_t, int32_t>> index_ids(const auto& entries, std::string_view what) {
+  std::map<uint64_t, int32_t> index;
+  for (int i = 0; i < entries.size(); ++i) {
+    const uint64_t id = entries.Get(i).id();
+    if (id == 0 || !index.emplace(id, i).second) {
+      return make_error(ErrorKind::FormatError,
+                        fmt::format("pprof {} id {} is 0 or repeated: not a valid profile", what, id));
+    }
+  }
+  return index;
+}
+
+Result<int32_t> string_index(const PprofProfile& pp, int64_t index) {
+  if (index < 0 || index >= pp.string_table_size()) {
+    return make_error(ErrorKind::FormatError,
+                      fmt::format("pprof string index {} is outside its string table ({} "
+                                  "strings): not a valid profile",
+                                  index, pp.string_table_size()));
+  }
+  return static_cast<int32_t>(index);
+}
+
+// The OTLP profiles encoding of a pprof profile: one ResourceProfiles per process (the
+// samples' "pid" label, ascending; samples without one go to pid 0), tables shared through the
+// request's dictionary. Strings keep their indices (both tables start with ""); functions and
+// locations keep their order. The first sample type is the one carried.
+Result<void> build_otlp(const PprofProfile& pp, const ProcessTable* processes,
+                        const ResourceConfig& resource, const RecordingContext& recording,
+                        const InstrumentationScope& scope, ProfilesRequest* out) {
+  if (pp.string_table_size() == 0 || !pp.string_table(0).empty()) {
+    return make_error(ErrorKind::FormatError,
+                      "pprof string table must start with \"\": not a valid profile");
+  }
+  if (pp.sample_type_size() == 0) {
+    return make_error(ErrorKind::FormatError, "pprof profile has no sample type: nothing to convert");
+  }
+  BPFTAPE_ASSIGN_OR_RETURN(auto functions, index_ids(pp.function(), "function"));
+  BPFTAPE_ASSIGN_OR_RETURN(auto locations, index_ids(pp.location(), "location"));
   auto* dict = out->mutable_dictionary();
   for (const auto& s : pp.string_table()) dict->add_string_table(s);
   dict->add_mapping_table();  // [0]: the "no mapping" entry every location points at
   dict->add_link_table();     // [0]: "no link"
   for (const auto& f : pp.function()) {
     auto* fn = dict->add_function_table();
-    fn->set_name_strindex(static_cast<int32_t>(f.name()));
-    fn->set_system_name_strindex(static_cast<int32_t>(f.system_name()));
-    fn->set_filename_strindex(static_cast<int32_t>(f.filename()));
+    BPFTAPE_ASSIGN_OR_RETURN(int32_t name, string_index(pp, f.name()));
+    BPFTAPE_ASSIGN_OR_RETURN(int32_t system_name, string_index(pp, f.system_name()));
+    BPFTAPE_ASSIGN_OR_RETURN(int32_t filename, string_index(pp, f.filename()));
+    fn->set_name_strindex(name);
+    fn->set_system_name_strindex(system_name);
+    fn->set_filename_strindex(filename);
   }
   for (const auto& l : pp.location()) {
     auto* loc = dict->add_location_table();
     loc->set_address(l.address());
     for (const auto& line : l.line()) {
+      auto fn = functions.find(line.function_id());
+      if (fn == functions.end()) {
+        return make_error(ErrorKind::FormatError,
+                          fmt::format("pprof location {} names function {}, which the profile "
+                                      "does not have",
+                                      l.id(), line.function_id()));
+      }
       auto* ol = loc->add_line();
-      ol->set_function_index(static_cast<int32_t>(line.function_id() - 1));
+      ol->set_function_index(fn->second);
       ol->set_line(line.line());
     }
   }
-  const int32_t samples_str = static_cast<int32_t>(pp.sample_type(0).type());
-  const int32_t count_str = static_cast<int32_t>(pp.sample_type(0).unit());
+  BPFTAPE_ASSIGN_OR_RETURN(int32_t type_str, string_index(pp, pp.sample_type(0).type()));
+  BPFTAPE_ASSIGN_OR_RETURN(int32_t unit_str, string_index(pp, pp.sample_type(0).unit()));
+  BPFTAPE_ASSIGN_OR_RETURN(int32_t period_type_str, string_index(pp, pp.period_type().type()));
+  BPFTAPE_ASSIGN_OR_RETURN(int32_t period_unit_str, string_index(pp, pp.period_type().unit()));
+  const auto pid_key = std::find(pp.string_table().begin(), pp.string_table().end(), "pid") -
+                       pp.string_table().begin();
 
   std::map<uint32_t, profiles_pb::Profile> by_pid;
-  for (int i = 0; i < pp.sample_size(); ++i) {
-    const auto& s = pp.sample(i);
-    profiles_pb::Profile& p = by_pid[sample_pids[i]];
+  for (const auto& s : pp.sample()) {
+    if (s.value_size() == 0) {
+      return make_error(ErrorKind::FormatError, "pprof sample without a value: not a valid profile");
+    }
+    uint32_t pid = 0;
+    for (const auto& label : s.label()) {
+      if (label.key() == pid_key) pid = static_cast<uint32_t>(label.num());
+    }
+    profiles_pb::Profile& p = by_pid[pid];
     auto* os = p.add_sample();
     os->set_locations_start_index(p.location_indices_size());
     os->set_locations_length(s.location_id_size());
-    for (uint64_t id : s.location_id()) p.add_location_indices(static_cast<int32_t>(id - 1));
+    for (uint64_t id : s.location_id()) {
+      auto loc = locations.find(id);
+      if (loc == locations.end()) {
+        return make_error(ErrorKind::FormatError,
+                          fmt::format("pprof sample names location {}, which the profile does "
+                                      "not have",
+                                      id));
+      }
+      p.add_location_indices(loc->second);
+    }
     os->add_values(s.value(0));
   }
   for (auto& [pid, p] : by_pid) {
-    p.mutable_sample_type()->set_type_strindex(samples_str);
-    p.mutable_sample_type()->set_unit_strindex(count_str);
+    p.mutable_sample_type()->set_type_strindex(type_str);
+    p.mutable_sample_type()->set_unit_strindex(unit_str);
     p.mutable_sample_type()->set_aggregation_temporality(
         profiles_pb::AGGREGATION_TEMPORALITY_CUMULATIVE);
-    p.mutable_period_type()->set_type_strindex(static_cast<int32_t>(pp.period_type().type()));
-    p.mutable_period_type()->set_unit_strindex(static_cast<int32_t>(pp.period_type().unit()));
+    p.mutable_period_type()->set_type_strindex(period_type_str);
+    p.mutable_period_type()->set_unit_strindex(period_unit_str);
     p.set_period(pp.period());
-    p.set_time_nanos(static_cast<uint64_t>(pp.time_nanos()));
-    p.set_duration_nanos(static_cast<uint64_t>(pp.duration_nanos()));
+    p.set_time_nanos(static_cast<uint64_t>(std::max<int64_t>(pp.time_nanos(), 0)));
+    p.set_duration_nanos(static_cast<uint64_t>(std::max<int64_t>(pp.duration_nanos(), 0)));
     p.set_profile_id(id_bytes(profile_id(recording.recording_id, pid, recording.start_ns)));
     auto* rp = out->add_resource_profiles();
     detail::fill_process_resource(resource, pid,
@@ -134,6 +197,7 @@ void build_otlp(const PprofProfile& pp, const std::vector<uint32_t>& sample_pids
     detail::fill_scope(scope, sp->mutable_scope());
     *sp->add_profiles() = std::move(p);
   }
+  return {};
 }
 
 }  // namespace
@@ -163,7 +227,6 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
   const int64_t pid_key = b.str("pid");
   const int64_t process_key = b.str("process");
 
-  std::vector<uint32_t> sample_pids;
   for (const StackSamples& s : cpu.by_stack()) {
     auto* sample = pp.add_sample();
     // pprof wants the leaf first: the kernel part (innermost) precedes the user part, and
@@ -186,11 +249,20 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
       l->set_key(process_key);
       l->set_str(b.str(name));
     }
-    sample_pids.push_back(s.pid);
     out.samples += s.count;
   }
-  build_otlp(pp, sample_pids, processes, resource, recording, scope, &out.otlp);
+  // Built above, so valid: the conversion cannot fail.
+  (void)build_otlp(pp, processes, resource, recording, scope, &out.otlp);
   out.pprof = std::move(pp);
+  return out;
+}
+
+Result<ProfilesRequest> pprof_to_otlp(const PprofProfile& profile, const ProcessTable* processes,
+                                      const ResourceConfig& resource,
+                                      const RecordingContext& recording,
+                                      const InstrumentationScope& scope) {
+  ProfilesRequest out;
+  BPFTAPE_RETURN_IF_ERROR(build_otlp(profile, processes, resource, recording, scope, &out));
   return out;
 }
 

@@ -18,6 +18,16 @@ ProfileOutput build_profiles(const CpuAggregator& cpu, const InternTable& intern
                              const RecordingContext& recording, const InstrumentationScope& scope,
                              const ProfileOptions& options);
 
+// A pprof profile (ours, or any: `go tool pprof`'s, a Go program's) as the OTLP profiles
+// signal, exactly as build_profiles() encodes its own: one resource per process (the samples'
+// "pid" label; pid 0 without one), the first sample type. FormatError for a profile that is not
+// valid pprof (ids or string indices that point nowhere). EbpfOtlpConverter's
+// convert_profile_to_otlp(const PprofProfile&) is the usual entry point.
+Result<ProfilesRequest> pprof_to_otlp(const PprofProfile& profile, const ProcessTable* processes,
+                                      const ResourceConfig& resource,
+                                      const RecordingContext& recording,
+                                      const InstrumentationScope& scope);
+
 // gzip (RFC 1952) of bytes, deterministic: no file name, mtime 0.
 Result<std::string> gzip_compress(std::string_view bytes);
 // Inverse of gzip_compress; also accepts any gzip stream. FormatError on corrupt input, and on

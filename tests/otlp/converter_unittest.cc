@@ -295,13 +295,13 @@ TEST(ConverterPidReuseTest, SpansOfAReusedPidGetTheirIncarnationsResource) {
   EXPECT_EQ(t->resource_spans(1).scope_spans(0).spans_size(), 1);
 }
 
-TEST_F(ConverterTest, ConfigurationIsRequired) {
+TEST_F(ConverterTest, AnOutputIsRequired) {
   EbpfOtlpConverter c;
   EXPECT_FALSE(c.is_configured());
   auto r = c.convert_traces(s.results());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().kind(), ErrorKind::ConfigError);
-  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("with_resource()"));
+  EXPECT_THAT(r.error().message(), ::testing::HasSubstr("with_tracer()"));
   c.with_resource({}).with_recording(s.recording);
   EXPECT_FALSE(c.is_configured());  // no output yet
   c.with_meter();
@@ -310,6 +310,33 @@ TEST_F(ConverterTest, ConfigurationIsRequired) {
   ASSERT_FALSE(t);
   EXPECT_THAT(t.error().message(), ::testing::HasSubstr("with_tracer()"));
   EXPECT_TRUE(c.convert_metrics(s.results()));
+}
+
+// The seeds' sequence: new() -> with_tracer() -> with_meter() is configured and converts
+// events of this machine's clock to their Unix times.
+TEST_F(ConverterTest, SeedsSequenceNewWithTracerWithMeterIsConfigured) {
+  EbpfOtlpConverter c;
+  EXPECT_FALSE(c.is_configured());
+  c.with_tracer().with_meter();
+  EXPECT_TRUE(c.is_configured());
+  EbpfOtlpConverter tracer_only;
+  EXPECT_TRUE(tracer_only.with_tracer().is_configured());
+  const ClockReference now = ClockReference::now();
+  auto batch = c.convert_events_batch(s.events, s.interned);
+  ASSERT_TRUE(batch) << batch.error().to_string();
+  ASSERT_EQ(batch->first.size(), 1u);
+  // The clock read by new() maps the events' monotonic time near their Unix time (the
+  // scenario's events are at kMonoBase; within a day of now).
+  const OtlpSpan& span = batch->first[0];
+  const uint64_t expected = now.to_unix_ns(kMonoBase);
+  const uint64_t day = 86'400'000'000'000;
+  EXPECT_LT(span.start_time_unix_nano() > expected ? span.start_time_unix_nano() - expected
+                                                   : expected - span.start_time_unix_nano(),
+            day);
+  EXPECT_EQ(batch->second, s.events.size());
+  auto metrics = c.convert_metrics(c.event_results(&s.processes));
+  ASSERT_TRUE(metrics) << metrics.error().to_string();
+  EXPECT_GT(count_items(*metrics).metric_points, 0u);
 }
 
 TEST_F(ConverterTest, EventLevelApiGivesTheSameConnectionSpanAsTheAggregation) {

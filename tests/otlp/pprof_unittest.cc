@@ -143,6 +143,44 @@ TEST_F(PprofTest, OtlpProfilesSignalMatchesPprof) {
   EXPECT_THAT(to_otlp_json(req), HasSubstr(R"("profileId":")"));
 }
 
+// A PprofProfile (what EbpfCpuProfiler::stop() returns) turned into OTLP: the very request
+// the converter built with it.
+TEST_F(PprofTest, PprofProfileConvertsToTheSameOtlpProfiles) {
+  auto otlp = s.converter().convert_profile_to_otlp(out.pprof, &s.processes);
+  ASSERT_TRUE(otlp) << otlp.error().to_string();
+  EXPECT_EQ(serialize_deterministic(*otlp), serialize_deterministic(out.otlp));
+  // Through a gzip round trip, as a .pb.gz from disk.
+  PprofProfile read_back;
+  ASSERT_TRUE(read_back.ParseFromString(*gzip_decompress(*pprof_gzip(out.pprof))));
+  auto again = s.converter().convert_profile_to_otlp(read_back, &s.processes);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(serialize_deterministic(*again), serialize_deterministic(out.otlp));
+}
+
+TEST_F(PprofTest, ForeignPprofIdsAreMappedAndInvalidOnesRefused) {
+  // Ids need not be 1..n in table order.
+  PprofProfile p = out.pprof;
+  for (auto& loc : *p.mutable_location()) loc.set_id(loc.id() * 10);
+  for (auto& sample : *p.mutable_sample()) {
+    for (auto& id : *sample.mutable_location_id()) id *= 10;
+  }
+  auto mapped = s.converter().convert_profile_to_otlp(p, &s.processes);
+  ASSERT_TRUE(mapped) << mapped.error().to_string();
+  EXPECT_EQ(serialize_deterministic(*mapped), serialize_deterministic(out.otlp));
+
+  PprofProfile dangling = out.pprof;
+  dangling.mutable_sample(0)->set_location_id(0, 9999);
+  auto r = s.converter().convert_profile_to_otlp(dangling);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind(), ErrorKind::FormatError);
+  EXPECT_THAT(r.error().message(), HasSubstr("location 9999"));
+  PprofProfile bad_string = out.pprof;
+  bad_string.mutable_function(0)->set_name(1'000'000);
+  EXPECT_EQ(s.converter().convert_profile_to_otlp(bad_string).error().kind(),
+            ErrorKind::FormatError);
+  EXPECT_FALSE(s.converter().convert_profile_to_otlp(PprofProfile{}));
+}
+
 TEST_F(PprofTest, OutputIsDeterministic) {
   auto again = s.converter().convert_profile_to_otlp(
       s.cpu, s.interned, &s.processes, ProfileOptions{.sample_hz = 100, .symbolizer = fake_symbols});
