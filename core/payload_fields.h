@@ -376,25 +376,23 @@ consteval std::array<uint64_t, kTypeRows> make_max() {
 template <size_t S>
 inline constexpr std::array<uint64_t, kTypeRows> kMax = make_max<S>();
 
-// NamedValue slots (1-byte fields): 1 where the type accepts the byte value.
+// NamedValue slots (1-byte fields): 1 where the type refuses the byte value.
 template <size_t S>
-consteval std::array<std::array<uint8_t, 256>, kTypeRows> make_accepted() {
-  std::array<std::array<uint8_t, 256>, kTypeRows> ok{};
+consteval std::array<std::array<uint8_t, 256>, kTypeRows> make_refused() {
+  std::array<std::array<uint8_t, 256>, kTypeRows> refused{};
   for (size_t t = 0; t < kTypeRows; ++t) {
     const bool applies =
         t < kEventTypeCount && payload_kind(static_cast<EbpfEventType>(t)) == kSlots[S].kind;
-    if (!applies) {
-      ok[t].fill(1);
-      continue;
-    }
+    if (!applies) continue;
+    refused[t].fill(1);
     for (const auto& v : kSlotField<S>.values) {
-      if (v.only_for == kAnyEventType || v.only_for == t) ok[t][v.value] = 1;
+      if (v.only_for == kAnyEventType || v.only_for == t) refused[t][v.value] = 0;
     }
   }
-  return ok;
+  return refused;
 }
 template <size_t S>
-inline constexpr std::array<std::array<uint8_t, 256>, kTypeRows> kAccepted = make_accepted<S>();
+inline constexpr std::array<std::array<uint8_t, 256>, kTypeRows> kRefused = make_refused<S>();
 
 // 1 when slot S's rule refuses the event (type row `row`). Branch-free.
 template <size_t S>
@@ -404,7 +402,7 @@ inline unsigned slot_broken(const EbpfEvent& e, size_t row) {
   if constexpr (f.rule == FieldRule::AtMost) {
     return v > kMax<S>[row];
   } else {
-    return kAccepted<S>[row][v] ^ 1u;
+    return kRefused<S>[row][v];
   }
 }
 
