@@ -158,10 +158,6 @@ kj::ArrayPtr<const kj::byte> bytes_of(const Column& c) {
   return kj::ArrayPtr<const kj::byte>(c.data.get(), c.size);
 }
 
-}  // namespace
-
-namespace {
-
 // Per payload kind, the payload bytes that belong to a table field (0xff) and those that do
 // not (0): canonical_event keeps the former and zeroes the latter.
 constexpr std::array<std::array<uint8_t, kPayloadSize>, kPayloadKindCount> kFieldBytes = [] {
