@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/event_selection.h"
 #include "core/json_writer.h"
+#include "core/payload_fields.h"
 #include "core/tape/reader.h"
 #include "core/utf8.h"
 
@@ -42,7 +43,6 @@ class Printer {
   }
 
   void event(const EbpfEvent& e, std::string* out) const {
-    const auto& interns = reader_.interns();
     if (json_) {
       JsonWriter j(out);
       j.begin_object()
@@ -52,52 +52,8 @@ class Printer {
           .field("tid", e.tid)
           .field("comm", comm_of(e.pid))
           .field("type", event_type_name(e.event_type));
-      auto stack = [&](const char* name, StackId id) {
-        j.key(name).begin_array();
-        for (uint64_t pc : interns.stack(id)) j.value(fmt::format("{:#x}", pc));
-        j.end_array();
-      };
-      switch (payload_kind(e.event_type)) {
-        case PayloadKind::CpuSample:
-          stack("user_stack", e.payload.cpu_sample.user_stack);
-          stack("kernel_stack", e.payload.cpu_sample.kernel_stack);
-          break;
-        case PayloadKind::Syscall:
-          j.field("nr", e.payload.syscall.nr)
-              .field("ret", e.payload.syscall.ret)
-              .field("duration_ns", e.payload.syscall.duration_ns);
-          break;
-        case PayloadKind::Memory:
-          j.field("op", static_cast<int>(e.payload.memory.op))
-              .field("address", fmt::format("{:#x}", e.payload.memory.address))
-              .field("size", e.payload.memory.size)
-              .field("old_address", fmt::format("{:#x}", e.payload.memory.old_address));
-          stack("stack", e.payload.memory.stack);
-          break;
-        case PayloadKind::Process:
-          j.field("parent_pid", e.payload.process.parent_pid)
-              .field("child_pid", e.payload.process.child_pid)
-              .field("exit_code", e.payload.process.exit_code)
-              .field("process_comm", interns.string(e.payload.process.comm))
-              .field("filename", interns.string(e.payload.process.filename));
-          break;
-        case PayloadKind::Network: {
-          const auto& n = e.payload.network;
-          j.field("socket", fmt::format("{:#x}", n.socket_id))
-              .field("bytes", n.bytes)
-              .field("duration_ns", n.duration_ns)
-              .field("protocol", static_cast<int>(n.protocol))
-              .field("direction", static_cast<int>(n.direction))
-              .field("local_port", n.local_port)
-              .field("remote_port", n.remote_port)
-              .field("tcp_state", n.tcp_state);
-          if (auto ep = SocketEndpoints::decode(interns.string(n.endpoints))) {
-            j.field("local_address", SocketEndpoints::format_address(ep->family, ep->local))
-                .field("remote_address", SocketEndpoints::format_address(ep->family, ep->remote));
-          }
-          j.field("payload_bytes", interns.string(n.payload).size());
-          break;
-        }
+      for (const PayloadField& f : payload_layout(payload_kind(e.event_type)).fields) {
+        json_field(e, f, j);
       }
       j.end_object();
       *out += '\n';
@@ -110,44 +66,8 @@ class Printer {
                         e.timestamp_ns / 1'000'000'000, e.timestamp_ns % 1'000'000'000, e.cpu,
                         e.pid, e.tid, comm.empty() ? std::string("?") : terminal_safe(comm),
                         event_type_name(e.event_type));
-    switch (payload_kind(e.event_type)) {
-      case PayloadKind::CpuSample:
-        *out += fmt::format(" user_stack={} frames kernel_stack={} frames",
-                            interns.stack(e.payload.cpu_sample.user_stack).size(),
-                            interns.stack(e.payload.cpu_sample.kernel_stack).size());
-        if (auto s = interns.stack(e.payload.cpu_sample.user_stack); !s.empty()) {
-          *out += fmt::format(" top={:#x}", s[0]);
-        }
-        break;
-      case PayloadKind::Syscall:
-        *out += fmt::format(" nr={} ret={} duration={}ns", e.payload.syscall.nr,
-                            e.payload.syscall.ret, e.payload.syscall.duration_ns);
-        break;
-      case PayloadKind::Memory:
-        *out += fmt::format(" op={} address={:#x} size={}", static_cast<int>(e.payload.memory.op),
-                            e.payload.memory.address, e.payload.memory.size);
-        if (e.payload.memory.old_address) {
-          *out += fmt::format(" old={:#x}", e.payload.memory.old_address);
-        }
-        break;
-      case PayloadKind::Process:
-        *out += fmt::format(" parent={} child={} exit_code={} comm={} file={}",
-                            e.payload.process.parent_pid, e.payload.process.child_pid,
-                            e.payload.process.exit_code,
-                            terminal_safe(interns.string(e.payload.process.comm)),
-                            terminal_safe(interns.string(e.payload.process.filename)));
-        break;
-      case PayloadKind::Network: {
-        const auto& n = e.payload.network;
-        *out += fmt::format(" socket={:#x} bytes={} ports={}->{}", n.socket_id, n.bytes,
-                            n.local_port, n.remote_port);
-        if (auto ep = SocketEndpoints::decode(interns.string(n.endpoints))) {
-          *out += fmt::format(" {}->{}", SocketEndpoints::format_address(ep->family, ep->local),
-                              SocketEndpoints::format_address(ep->family, ep->remote));
-        }
-        if (n.duration_ns) *out += fmt::format(" duration={}ns", n.duration_ns);
-        break;
-      }
+    for (const PayloadField& f : payload_layout(payload_kind(e.event_type)).fields) {
+      text_field(e, f, out);
     }
     *out += '\n';
   }
@@ -166,6 +86,85 @@ class Printer {
   }
 
  private:
+  // One payload field, as its table entry says (core/payload_fields.h).
+  void json_field(const EbpfEvent& e, const PayloadField& f, JsonWriter& j) const {
+    const auto& interns = reader_.interns();
+    const uint64_t bits = field_bits(e, f);
+    switch (f.format) {
+      case FieldFormat::Decimal:
+      case FieldFormat::Enum:
+        if (f.is_signed) {
+          j.field(f.name, field_signed(e, f));
+        } else {
+          j.field(f.name, bits);
+        }
+        break;
+      case FieldFormat::Hex: j.field(f.name, fmt::format("{:#x}", bits)); break;
+      case FieldFormat::StringId:
+        j.field(f.name, interns.string(static_cast<StringId>(bits)));
+        break;
+      case FieldFormat::StackId:
+        j.key(f.name).begin_array();
+        for (uint64_t pc : interns.stack(static_cast<StackId>(bits))) {
+          j.value(fmt::format("{:#x}", pc));
+        }
+        j.end_array();
+        break;
+      case FieldFormat::Endpoints:
+        if (auto ep = SocketEndpoints::decode(interns.string(static_cast<StringId>(bits)))) {
+          j.field("local_address", SocketEndpoints::format_address(ep->family, ep->local))
+              .field("remote_address", SocketEndpoints::format_address(ep->family, ep->remote));
+        }
+        break;
+      case FieldFormat::BlobLength:
+        j.field(f.name, interns.string(static_cast<StringId>(bits)).size());
+        break;
+    }
+  }
+
+  // " label=value"; nothing for a zero field whose zero means absent.
+  void text_field(const EbpfEvent& e, const PayloadField& f, std::string* out) const {
+    const auto& interns = reader_.interns();
+    const uint64_t bits = field_bits(e, f);
+    if (f.zero_is_absent && bits == 0) return;
+    switch (f.format) {
+      case FieldFormat::Decimal:
+        if (f.is_signed) {
+          *out += fmt::format(" {}={}", f.label(), field_signed(e, f));
+        } else {
+          *out += fmt::format(" {}={}", f.label(), bits);
+        }
+        break;
+      case FieldFormat::Hex: *out += fmt::format(" {}={:#x}", f.label(), bits); break;
+      case FieldFormat::Enum:
+        if (auto name = f.value_name(bits); !name.empty()) {
+          *out += fmt::format(" {}={}", f.label(), name);
+        } else {
+          *out += fmt::format(" {}={}", f.label(), bits);
+        }
+        break;
+      case FieldFormat::StringId:
+        *out += fmt::format(" {}={}", f.label(),
+                            terminal_safe(interns.string(static_cast<StringId>(bits))));
+        break;
+      case FieldFormat::StackId:
+        *out += fmt::format(" {}={} frames", f.label(),
+                            interns.stack(static_cast<StackId>(bits)).size());
+        break;
+      case FieldFormat::Endpoints:
+        if (auto ep = SocketEndpoints::decode(interns.string(static_cast<StringId>(bits)))) {
+          *out += fmt::format(" {}={}->{}", f.label(),
+                              SocketEndpoints::format_address(ep->family, ep->local),
+                              SocketEndpoints::format_address(ep->family, ep->remote));
+        }
+        break;
+      case FieldFormat::BlobLength:
+        *out += fmt::format(" {}={}", f.label(),
+                            interns.string(static_cast<StringId>(bits)).size());
+        break;
+    }
+  }
+
   const TapeReader& reader_;
   bool json_;
   std::unordered_map<uint32_t, std::string> comms_;

@@ -42,14 +42,7 @@ std::optional<EbpfEventType> parse_event_type(std::string_view name) {
 }
 
 size_t payload_size(EbpfEventType type) {
-  switch (payload_kind(type)) {
-    case PayloadKind::CpuSample: return sizeof(CpuSampleData);
-    case PayloadKind::Syscall: return sizeof(SyscallData);
-    case PayloadKind::Memory: return sizeof(MemoryData);
-    case PayloadKind::Process: return sizeof(ProcessData);
-    case PayloadKind::Network: return sizeof(NetworkData);
-  }
-  return 0;
+  return payload_layout(payload_kind(type)).size;
 }
 
 EbpfEvent EbpfEvent::make(EbpfEventType type, uint64_t timestamp_ns, uint32_t pid, uint32_t tid,

@@ -167,25 +167,29 @@ static_assert(sizeof(EbpfEvent) == 64, "EbpfEvent is one cache line; grow with c
 static_assert(offsetof(EbpfEvent, payload) == 24);
 static_assert(sizeof(NetworkData) <= kPayloadSize && sizeof(MemoryData) <= kPayloadSize);
 
-// Which payload member is meaningful for a type.
+// Which payload member is meaningful for a type. Each kind's fields are described by its table
+// in core/payload_fields.h.
 enum class PayloadKind : uint8_t { CpuSample, Syscall, Memory, Process, Network };
+inline constexpr size_t kPayloadKindCount = 5;
+inline constexpr std::array<PayloadKind, kEventTypeCount> kPayloadKindOfType{
+    PayloadKind::CpuSample,  // CpuSample
+    PayloadKind::Network,    // NetworkPacket
+    PayloadKind::Syscall,    // Syscall
+    PayloadKind::Memory,     // MemoryAlloc
+    PayloadKind::Memory,     // MemoryFree
+    PayloadKind::Process,    // ProcessExec
+    PayloadKind::Process,    // ProcessExit
+    PayloadKind::Process,    // ProcessFork
+    PayloadKind::Network,    // TcpConnect
+    PayloadKind::Network,    // TcpAccept
+    PayloadKind::Network,    // TcpClose
+    PayloadKind::Network,    // TcpRetransmit
+    PayloadKind::Network,    // NetworkPayload
+};
+// Unknown types (which validate_event refuses) read as Network, as they always have.
 constexpr PayloadKind payload_kind(EbpfEventType type) {
-  switch (type) {
-    case EbpfEventType::CpuSample: return PayloadKind::CpuSample;
-    case EbpfEventType::Syscall: return PayloadKind::Syscall;
-    case EbpfEventType::MemoryAlloc:
-    case EbpfEventType::MemoryFree: return PayloadKind::Memory;
-    case EbpfEventType::ProcessExec:
-    case EbpfEventType::ProcessExit:
-    case EbpfEventType::ProcessFork: return PayloadKind::Process;
-    case EbpfEventType::NetworkPacket:
-    case EbpfEventType::TcpConnect:
-    case EbpfEventType::TcpAccept:
-    case EbpfEventType::TcpClose:
-    case EbpfEventType::TcpRetransmit:
-    case EbpfEventType::NetworkPayload: return PayloadKind::Network;
-  }
-  return PayloadKind::Network;
+  const auto index = static_cast<size_t>(type);
+  return index < kEventTypeCount ? kPayloadKindOfType[index] : PayloadKind::Network;
 }
 size_t payload_size(EbpfEventType type);
 
@@ -205,50 +209,6 @@ std::string_view reject_reason_name(RejectReason reason);
 
 // Highest syscall number in any Linux ABI table is < 1024 (x86_64 ~460, x32 adds 512).
 inline constexpr uint32_t kMaxSyscallNr = 1023;
-
-// std::nullopt when the event is valid, else why not. Cheap: a few compares, no allocation.
-// Inline: every event passes it twice (tape decode, EventProcessor).
-inline std::optional<RejectReason> validate_event(const EbpfEvent& event) {
-  if (!is_known_event_type(static_cast<uint8_t>(event.event_type))) {
-    return RejectReason::UnknownType;
-  }
-  if (event.timestamp_ns == 0) return RejectReason::ZeroTimestamp;
-  if (event.pid == 0) {
-    if (event.tid != 0) return RejectReason::IdleTaskThread;
-  } else if (event.tid == 0) {
-    return RejectReason::MissingThread;
-  }
-  switch (payload_kind(event.event_type)) {
-    case PayloadKind::Syscall:
-      if (event.payload.syscall.nr > kMaxSyscallNr) return RejectReason::SyscallNumber;
-      break;
-    case PayloadKind::Memory: {
-      auto op = event.payload.memory.op;
-      bool is_free_op = op == MemoryOp::Free || op == MemoryOp::Munmap;
-      bool is_alloc_op = op == MemoryOp::Malloc || op == MemoryOp::Calloc ||
-                         op == MemoryOp::Realloc || op == MemoryOp::Mmap;
-      if (event.event_type == EbpfEventType::MemoryFree ? !is_free_op : !is_alloc_op) {
-        return RejectReason::MemoryOpMismatch;
-      }
-      break;
-    }
-    case PayloadKind::Network: {
-      const auto& net = event.payload.network;
-      if (static_cast<uint8_t>(net.direction) > static_cast<uint8_t>(NetDirection::Receive)) {
-        return RejectReason::NetworkDirection;
-      }
-      if (net.protocol != NetProtocol::Unknown && net.protocol != NetProtocol::Tcp &&
-          net.protocol != NetProtocol::Udp) {
-        return RejectReason::NetworkDirection;
-      }
-      break;
-    }
-    case PayloadKind::CpuSample:
-    case PayloadKind::Process:
-      break;
-  }
-  return std::nullopt;
-}
 
 // Events lost before they reached user space (ring-buffer overflow), as the kernel side
 // counted them. Recorded, replayed and reported like events: nothing is lost silently.
@@ -271,3 +231,6 @@ struct EventBatch {
 };
 
 }  // namespace otlp::ebpf
+
+// The payload field tables, and validate_event() derived from them.
+#include "core/payload_fields.h"

@@ -14,76 +14,9 @@ namespace {
 
 // What validate_event(e) checks, as one boolean and without a branch per check, for the batch
 // fast path (an event it calls invalid goes through admit(), where validate_event names the
-// reason). Every payload field is read whatever the type — the union is 40 plain bytes — and a
-// per-type rule masks out the checks that do not apply, so a stream that mixes types
-// mispredicts nothing. The rules mirror payload_kind() (event.h); the property test
-// BatchValidationMatchesValidateEvent holds the two together.
-struct TypeRule {
-  uint32_t syscall_nr_mask = 0;  // all ones for Syscall: then nr must be <= kMaxSyscallNr
-  uint16_t ops = kAnyOp;         // memory types: bit k set when MemoryOp k fits the type
-  uint8_t network = 0;           // 1: direction and protocol must be in range
-  uint8_t known = 0;             // event_type < kEventTypeCount
-  static constexpr uint16_t kAnyOp = 0x100;  // non-memory types: matches every kOpBit entry
-};
-
-constexpr std::array<TypeRule, 256> make_type_rules() {
-  using T = EbpfEventType;
-  constexpr auto bit = [](MemoryOp op) { return static_cast<uint16_t>(1u << static_cast<int>(op)); };
-  std::array<TypeRule, 256> r{};
-  for (size_t i = 0; i < kEventTypeCount; ++i) r[i].known = 1;
-  r[static_cast<size_t>(T::Syscall)].syscall_nr_mask = ~uint32_t{0};
-  r[static_cast<size_t>(T::MemoryAlloc)].ops =
-      bit(MemoryOp::Malloc) | bit(MemoryOp::Calloc) | bit(MemoryOp::Realloc) | bit(MemoryOp::Mmap);
-  r[static_cast<size_t>(T::MemoryFree)].ops = bit(MemoryOp::Free) | bit(MemoryOp::Munmap);
-  for (size_t i = 0; i < kEventTypeCount; ++i) {
-    r[i].network = payload_kind(static_cast<EbpfEventType>(i)) == PayloadKind::Network;
-  }
-  return r;
-}
-constexpr std::array<TypeRule, 256> kTypeRules = make_type_rules();
-
-// The op byte as a bit for TypeRule::ops: 1 << op for the six MemoryOps (ops beyond them match
-// no memory type), plus kAnyOp so that non-memory types accept every byte.
-constexpr std::array<uint16_t, 256> make_op_bits() {
-  std::array<uint16_t, 256> b{};
-  for (size_t op = 0; op < b.size(); ++op) {
-    b[op] = TypeRule::kAnyOp | (op <= static_cast<size_t>(MemoryOp::Munmap) ? 1u << op : 0u);
-  }
-  return b;
-}
-constexpr std::array<uint16_t, 256> kOpBits = make_op_bits();
-
-// 1 for the protocol bytes validate_event refuses (all but Unknown, Tcp, Udp).
-constexpr std::array<uint8_t, 256> make_bad_protocols() {
-  std::array<uint8_t, 256> bad{};
-  for (auto& b : bad) b = 1;
-  for (NetProtocol p : {NetProtocol::Unknown, NetProtocol::Tcp, NetProtocol::Udp}) {
-    bad[static_cast<size_t>(p)] = 0;
-  }
-  return bad;
-}
-constexpr std::array<uint8_t, 256> kBadProtocols = make_bad_protocols();
-
-template <typename T>
-T payload_field(const EbpfEvent& e, size_t offset) {
-  T v;
-  std::memcpy(&v, e.payload.raw.data() + offset, sizeof(T));
-  return v;
-}
-
-inline bool is_valid(const EbpfEvent& e) {
-  const TypeRule& r = kTypeRules[static_cast<uint8_t>(e.event_type)];
-  const auto nr = payload_field<uint32_t>(e, offsetof(SyscallData, nr));
-  const auto op = payload_field<uint8_t>(e, offsetof(MemoryData, op));
-  const auto protocol = payload_field<uint8_t>(e, offsetof(NetworkData, protocol));
-  const auto direction = payload_field<uint8_t>(e, offsetof(NetworkData, direction));
-  unsigned bad = (r.known ^ 1u) | (e.timestamp_ns == 0) | ((e.pid == 0) ^ (e.tid == 0));
-  bad |= (nr & r.syscall_nr_mask) > kMaxSyscallNr;
-  bad |= (r.ops & kOpBits[op]) == 0;
-  bad |= r.network &
-         (kBadProtocols[protocol] | (direction > static_cast<uint8_t>(NetDirection::Receive)));
-  return bad == 0;
-}
+// reason). Both are derived from the payload field tables (core/payload_fields.h); the property
+// test BatchValidationMatchesValidateEvent holds the two together.
+inline bool is_valid(const EbpfEvent& e) { return header_rules_hold(e) & payload_rules_hold(e); }
 
 }  // namespace
 

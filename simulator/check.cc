@@ -172,7 +172,8 @@ void check_pass(Checker& check, const SimOptions& options, const Pass& pass) {
   check.equal("events delivered to the tracers", stats.processor.delivered, truth.delivered());
   check.equal("rejected events", stats.processor.rejected, uint64_t{0});
   check.that(truth.output_digest() == truth.delivered_digest(),
-             "the multiset of events out of the pipeline differs from what the rings delivered");
+             "the multiset of events out of the pipeline differs from what the rings delivered" +
+                 truth.output_field_differences());
   check.that(truth.output_by_type() == truth.delivered_by_type(), "event counts by type differ");
   // Time order: ordered except exactly the events the sorter counted late, and none unless
   // the reorder fault pushed a CPU beyond the window.

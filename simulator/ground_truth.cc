@@ -3,12 +3,19 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "core/payload_fields.h"
+
 namespace bpftape::sim {
 
 using otlp::ebpf::EbpfEventType;
 using otlp::ebpf::MemoryOp;
 using otlp::ebpf::NetDirection;
 using otlp::ebpf::PayloadKind;
+using otlp::ebpf::PayloadField;
+using otlp::ebpf::kPayloadLayouts;
 
 namespace {
 
@@ -33,6 +40,59 @@ void MultisetDigest::add(const EbpfEvent& event) {
   sum_sq += b;
 }
 
+namespace {
+
+// Index of each kind's first field in FieldDigests::sums_ (after the header's).
+constexpr std::array<size_t, otlp::ebpf::kPayloadKindCount + 1> kFieldBase = [] {
+  std::array<size_t, otlp::ebpf::kPayloadKindCount + 1> base{};
+  base[0] = 1;
+  for (size_t k = 0; k < otlp::ebpf::kPayloadKindCount; ++k) {
+    base[k + 1] = base[k] + kPayloadLayouts[k].fields.size();
+  }
+  return base;
+}();
+
+}  // namespace
+
+FieldDigests::FieldDigests() : sums_(kFieldBase.back()) {}
+
+void FieldDigests::add(const EbpfEvent& e) {
+  const uint64_t type = static_cast<uint64_t>(e.event_type) << 56;
+  auto add_value = [&](Sums& s, uint64_t salt, uint64_t value) {
+    s.sum += mix(mix(type ^ salt) ^ value);
+    s.sum_sq += mix(mix(type + salt) + value * 0x9E3779B97F4A7C15ull);
+  };
+  uint64_t header[3];
+  std::memcpy(header, &e, sizeof(header));  // timestamp, pid/tid, cpu/type/flags/reserved
+  add_value(sums_[0], 0, mix(header[0]) ^ mix(header[1] + 1) ^ mix(header[2] + 2));
+  if (!otlp::ebpf::is_known_event_type(static_cast<uint8_t>(e.event_type))) return;
+  const auto kind = static_cast<size_t>(otlp::ebpf::payload_kind(e.event_type));
+  const auto& fields = kPayloadLayouts[kind].fields;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    add_value(sums_[kFieldBase[kind] + i], i + 1, otlp::ebpf::field_bits(e, fields[i]));
+  }
+}
+
+std::vector<std::string> FieldDigests::differing(const FieldDigests& other) const {
+  std::vector<std::string> names;
+  if (!(sums_[0] == other.sums_[0])) names.emplace_back("header");
+  for (size_t k = 0; k < otlp::ebpf::kPayloadKindCount; ++k) {
+    const auto& fields = kPayloadLayouts[k].fields;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (!(sums_[kFieldBase[k] + i] == other.sums_[kFieldBase[k] + i])) {
+        names.push_back(fmt::format("{}.{}", kPayloadLayouts[k].name, fields[i].name));
+      }
+    }
+  }
+  return names;
+}
+
+std::string GroundTruth::output_field_differences() const {
+  const auto names = output_fields_.differing(delivered_fields_);
+  if (names.empty()) return {};
+  return fmt::format(", fields that differ: {}", fmt::join(names, ", "));
+}
+
 void GroundTruth::on_dropped(const EbpfEvent& e) {
   ++emitted_;
   ++dropped_;
@@ -44,12 +104,14 @@ void GroundTruth::on_delivered(const EbpfEvent& e, const otlp::ebpf::InternTable
   ++delivered_;
   ++delivered_by_type_[static_cast<size_t>(e.event_type)];
   delivered_digest_.add(e);
+  delivered_fields_.add(e);
 }
 
 void GroundTruth::consume(std::span<const EbpfEvent> events,
                           const otlp::ebpf::InternTable& interned) {
   for (const auto& e : events) {
     output_digest_.add(e);
+    output_fields_.add(e);
     ++output_by_type_[static_cast<size_t>(e.event_type)];
     if (e.timestamp_ns < output_max_ts_) ++output_inversions_;
     output_max_ts_ = std::max(output_max_ts_, e.timestamp_ns);

@@ -60,6 +60,27 @@ struct MultisetDigest {
   bool operator==(const MultisetDigest&) const = default;
 };
 
+// The same per payload field (from the tables in core/payload_fields.h) and for the header:
+// a multiset digest of (event type, value) for each. When the whole-event digests of two
+// streams differ, the fields whose digests differ say what changed ("memory.stack") - a
+// stage that dropped or corrupted one field shows up as that field, not as "the events differ".
+class FieldDigests {
+ public:
+  FieldDigests();
+  void add(const EbpfEvent& event);
+  // "kind.field" (or "header") for every digest that differs from `other`'s, in table order.
+  std::vector<std::string> differing(const FieldDigests& other) const;
+  bool operator==(const FieldDigests&) const = default;
+
+ private:
+  struct Sums {
+    uint64_t sum = 0;
+    uint64_t sum_sq = 0;
+    bool operator==(const Sums&) const = default;
+  };
+  std::vector<Sums> sums_;  // [0]: header; then every kind's fields, kind by kind
+};
+
 class GroundTruth : public FateObserver, public otlp::ebpf::Aggregator {
  public:
   // World side.
@@ -78,6 +99,9 @@ class GroundTruth : public FateObserver, public otlp::ebpf::Aggregator {
   const MultisetDigest& delivered_digest() const { return delivered_digest_; }
   // What the pipeline handed on.
   const MultisetDigest& output_digest() const { return output_digest_; }
+  // Empty when the output and delivered multisets agree field by field; else ", fields that
+  // differ: ..." naming them (appended to the digest check's message).
+  std::string output_field_differences() const;
   const std::array<uint64_t, otlp::ebpf::kEventTypeCount>& output_by_type() const {
     return output_by_type_;
   }
@@ -104,6 +128,8 @@ class GroundTruth : public FateObserver, public otlp::ebpf::Aggregator {
   std::array<uint64_t, otlp::ebpf::kEventTypeCount> delivered_by_type_{};
   MultisetDigest delivered_digest_;
   MultisetDigest output_digest_;
+  FieldDigests delivered_fields_;
+  FieldDigests output_fields_;
   std::array<uint64_t, otlp::ebpf::kEventTypeCount> output_by_type_{};
   uint64_t output_inversions_ = 0;
   uint64_t output_max_ts_ = 0;

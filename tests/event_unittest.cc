@@ -100,6 +100,83 @@ TEST(ValidateEventTest, RejectsEachInvalidShapeWithItsReason) {
   EXPECT_EQ(validate_event(bad_protocol), RejectReason::NetworkDirection);
 }
 
+// The byte values each rule field accepts, over all 256, for every type of its kind: exactly
+// the values the event model defines (the tables must not widen or narrow them).
+TEST(ValidateEventTest, RuleFieldsAcceptExactlyTheirNamedValues) {
+  auto accepted = [](EbpfEventType type, size_t offset) {
+    std::vector<int> values;
+    for (int v = 0; v < 256; ++v) {
+      EbpfEvent e = EbpfEvent::make(type, 10, 5, 6);
+      e.payload.raw[offset] = static_cast<std::byte>(v);
+      if (type == EbpfEventType::MemoryFree && offset != offsetof(MemoryData, op)) {
+        e.payload.memory.op = MemoryOp::Free;
+      }
+      const bool valid = !validate_event(e).has_value();
+      // The branch-free form (EventProcessor's batch path) agrees, value by value.
+      EXPECT_EQ(valid, header_rules_hold(e) && payload_rules_hold(e))
+          << event_type_name(type) << " byte " << offset << " = " << v;
+      if (valid) values.push_back(v);
+    }
+    return values;
+  };
+  using V = std::vector<int>;
+  EXPECT_EQ(accepted(EbpfEventType::MemoryAlloc, offsetof(MemoryData, op)), (V{0, 1, 2, 3}));
+  EXPECT_EQ(accepted(EbpfEventType::MemoryFree, offsetof(MemoryData, op)), (V{4, 5}));
+  for (auto type : {EbpfEventType::NetworkPacket, EbpfEventType::TcpConnect,
+                    EbpfEventType::TcpAccept, EbpfEventType::TcpClose,
+                    EbpfEventType::TcpRetransmit, EbpfEventType::NetworkPayload}) {
+    EXPECT_EQ(accepted(type, offsetof(NetworkData, protocol)), (V{0, 6, 17}));
+    EXPECT_EQ(accepted(type, offsetof(NetworkData, direction)), (V{0, 1, 2}));
+    EXPECT_EQ(accepted(type, offsetof(NetworkData, tcp_state)).size(), 256u);
+  }
+  // Bytes that are rule fields of another kind constrain nothing here.
+  EXPECT_EQ(accepted(EbpfEventType::CpuSample, offsetof(MemoryData, op)).size(), 256u);
+  EXPECT_EQ(accepted(EbpfEventType::ProcessExec, offsetof(NetworkData, protocol)).size(), 256u);
+
+  auto syscall = EbpfEvent::syscall_event(10, 5, 6, 0, SyscallData{.nr = kMaxSyscallNr});
+  EXPECT_EQ(validate_event(syscall), std::nullopt);
+  syscall.payload.syscall.nr = kMaxSyscallNr + 1;
+  EXPECT_EQ(validate_event(syscall), RejectReason::SyscallNumber);
+  EXPECT_FALSE(payload_rules_hold(syscall));
+  // The same number in a process event's first field is a parent pid: no rule.
+  auto process = EbpfEvent::process_event(EbpfEventType::ProcessExit, 10, 5, 6, 0,
+                                          ProcessData{.parent_pid = kMaxSyscallNr + 1});
+  EXPECT_EQ(validate_event(process), std::nullopt);
+}
+
+TEST(PayloadFieldsTest, TablesDescribeThePayloadStructs) {
+  EXPECT_EQ(payload_size(EbpfEventType::CpuSample), sizeof(CpuSampleData));
+  EXPECT_EQ(payload_size(EbpfEventType::Syscall), sizeof(SyscallData));
+  EXPECT_EQ(payload_size(EbpfEventType::MemoryFree), sizeof(MemoryData));
+  EXPECT_EQ(payload_size(EbpfEventType::ProcessFork), sizeof(ProcessData));
+  EXPECT_EQ(payload_size(EbpfEventType::TcpClose), sizeof(NetworkData));
+  // Values read back through the table are the struct's members (signed ones sign-extended).
+  auto e = EbpfEvent::syscall_event(10, 5, 6, 0, SyscallData{.nr = 59, .ret = -13,
+                                                            .duration_ns = 1234});
+  const auto& fields = payload_layout(PayloadKind::Syscall).fields;
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(fields[0].name, "nr");
+  EXPECT_EQ(field_bits(e, fields[0]), 59u);
+  EXPECT_EQ(field_signed(e, fields[1]), -13);
+  EXPECT_EQ(field_bits(e, fields[2]), 1234u);
+  auto p = EbpfEvent::process_event(EbpfEventType::ProcessExit, 10, 5, 6, 0,
+                                    ProcessData{.exit_code = -9});
+  const auto& exit_code = payload_layout(PayloadKind::Process).fields[2];
+  EXPECT_EQ(exit_code.name, "exit_code");
+  EXPECT_EQ(field_signed(p, exit_code), -9);
+  EXPECT_EQ(field_bits(p, exit_code), 0xfffffff7u);
+  // Interned references are what the formats say.
+  std::vector<std::string_view> interned;
+  for (const auto& layout : kPayloadLayouts) {
+    for (const auto& f : layout.fields) {
+      if (f.interned() != InternKind::None) interned.push_back(f.name);
+    }
+  }
+  EXPECT_EQ(interned, (std::vector<std::string_view>{"user_stack", "kernel_stack", "stack",
+                                                     "process_comm", "filename", "endpoints",
+                                                     "payload_bytes"}));
+}
+
 TEST(InternTableTest, EqualContentSharesOneIdAndIdsAreDense) {
   InternTable table;
   EXPECT_EQ(table.string_count(), 0u);

@@ -158,78 +158,39 @@ kj::ArrayPtr<const kj::byte> bytes_of(const Column& c) {
   return kj::ArrayPtr<const kj::byte>(c.data.get(), c.size);
 }
 
+// Per payload kind, the payload bytes that belong to a table field (0xff) and those that do
+// not (0): canonical_event keeps the former and zeroes the latter.
+constexpr std::array<std::array<uint8_t, kPayloadSize>, kPayloadKindCount> kFieldBytes = [] {
+  std::array<std::array<uint8_t, kPayloadSize>, kPayloadKindCount> masks{};
+  for (size_t k = 0; k < kPayloadKindCount; ++k) {
+    masks[k] = field_byte_mask(static_cast<PayloadKind>(k));
+  }
+  return masks;
+}();
+
+// Kinds whose table has no fixed columns: always in extraColumns.
+constexpr uint32_t kKindsWithoutFixedColumns = [] {
+  uint32_t bits = 0;
+  for (size_t k = 0; k < kPayloadKindCount; ++k) {
+    if (!kPayloadLayouts[k].fixed_columns) bits |= 1u << k;
+  }
+  return bits;
+}();
+
 }  // namespace
 
 EbpfEvent canonical_event(const EbpfEvent& e) {
   EbpfEvent c = EbpfEvent::make(e.event_type, e.timestamp_ns, e.pid, e.tid, e.cpu);
   c.flags = e.flags;
   if (!is_known_event_type(static_cast<uint8_t>(e.event_type))) return c;
-  switch (payload_kind(e.event_type)) {
-    case PayloadKind::CpuSample:
-      c.payload.cpu_sample.user_stack = e.payload.cpu_sample.user_stack;
-      c.payload.cpu_sample.kernel_stack = e.payload.cpu_sample.kernel_stack;
-      break;
-    case PayloadKind::Syscall:
-      c.payload.syscall.nr = e.payload.syscall.nr;
-      c.payload.syscall.ret = e.payload.syscall.ret;
-      c.payload.syscall.duration_ns = e.payload.syscall.duration_ns;
-      break;
-    case PayloadKind::Memory:
-      c.payload.memory.address = e.payload.memory.address;
-      c.payload.memory.size = e.payload.memory.size;
-      c.payload.memory.old_address = e.payload.memory.old_address;
-      c.payload.memory.stack = e.payload.memory.stack;
-      c.payload.memory.op = e.payload.memory.op;
-      break;
-    case PayloadKind::Process:
-      c.payload.process.parent_pid = e.payload.process.parent_pid;
-      c.payload.process.child_pid = e.payload.process.child_pid;
-      c.payload.process.exit_code = e.payload.process.exit_code;
-      c.payload.process.comm = e.payload.process.comm;
-      c.payload.process.filename = e.payload.process.filename;
-      break;
-    case PayloadKind::Network: {
-      const auto& n = e.payload.network;
-      auto& o = c.payload.network;
-      o.socket_id = n.socket_id;
-      o.duration_ns = n.duration_ns;
-      o.bytes = n.bytes;
-      o.endpoints = n.endpoints;
-      o.payload = n.payload;
-      o.local_port = n.local_port;
-      o.remote_port = n.remote_port;
-      o.protocol = n.protocol;
-      o.direction = n.direction;
-      o.tcp_state = n.tcp_state;
-      break;
-    }
+  const auto& mask = kFieldBytes[static_cast<size_t>(payload_kind(e.event_type))];
+  for (size_t i = 0; i < kPayloadSize; ++i) {
+    c.payload.raw[i] = static_cast<std::byte>(static_cast<uint8_t>(e.payload.raw[i]) & mask[i]);
   }
   return c;
 }
 
-void add_intern_refs(const EbpfEvent& e, InternRefs* refs) {
-  if (!is_known_event_type(static_cast<uint8_t>(e.event_type))) return;
-  auto str = [&](uint32_t id) { refs->max_string = std::max(refs->max_string, id); };
-  auto stk = [&](uint32_t id) { refs->max_stack = std::max(refs->max_stack, id); };
-  switch (payload_kind(e.event_type)) {
-    case PayloadKind::CpuSample:
-      stk(e.payload.cpu_sample.user_stack);
-      stk(e.payload.cpu_sample.kernel_stack);
-      break;
-    case PayloadKind::Memory: stk(e.payload.memory.stack); break;
-    case PayloadKind::Process:
-      str(e.payload.process.comm);
-      str(e.payload.process.filename);
-      break;
-    case PayloadKind::Network:
-      str(e.payload.network.endpoints);
-      str(e.payload.network.payload);
-      break;
-    case PayloadKind::Syscall: break;
-  }
-}
-
-EventFrameEncoder::EventFrameEncoder() = default;
+EventFrameEncoder::EventFrameEncoder() : generic_kinds_(kKindsWithoutFixedColumns) {}
 
 void EventFrameEncoder::ByteColumn::grow(size_t need) {
   size_t cap = std::max<size_t>({need, capacity * 2, 4096});
@@ -239,8 +200,9 @@ void EventFrameEncoder::ByteColumn::grow(size_t need) {
   capacity = cap;
 }
 
-void EventFrameEncoder::varint(Column c, uint64_t v) {
-  auto& col = columns_[c];
+void EventFrameEncoder::varint(Column c, uint64_t v) { put_varint(columns_[c], v); }
+
+inline void EventFrameEncoder::put_varint(ByteColumn& col, uint64_t v) {
   uint8_t* const start = col.reserve(kMaxVarintBytes);
   uint8_t* p = start;
   while (v >= 0x80) {
@@ -292,7 +254,12 @@ void EventFrameEncoder::add_event(const EbpfEvent& e) {
   prev_pid_ = e.pid;
   varint(kTids, zigzag(static_cast<int64_t>(e.tid) - static_cast<int64_t>(e.pid)));
   byte(kFlags, e.flags);
-  switch (payload_kind(e.event_type)) {
+  const PayloadKind kind = payload_kind(e.event_type);
+  if ((generic_kinds_ >> static_cast<unsigned>(kind)) & 1u) [[unlikely]] {
+    add_generic_payload(e, kind);
+    return;
+  }
+  switch (kind) {
     case PayloadKind::CpuSample:
       varint(kCpuUserStack, e.payload.cpu_sample.user_stack);
       varint(kCpuKernelStack, e.payload.cpu_sample.kernel_stack);
@@ -335,6 +302,18 @@ void EventFrameEncoder::add_event(const EbpfEvent& e) {
       byte(kNetSmall, n.tcp_state);
       break;
     }
+  }
+}
+
+// One varint per table field (zigzag for signed fields) into the kind's extra columns.
+void EventFrameEncoder::add_generic_payload(const EbpfEvent& e, PayloadKind kind) {
+  const auto& fields = payload_layout(kind).fields;
+  auto& columns = extra_columns_[static_cast<size_t>(kind)];
+  if (columns.size() != fields.size()) columns.resize(fields.size());
+  ++extra_events_[static_cast<size_t>(kind)];
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const PayloadField& f = fields[i];
+    put_varint(columns[i], f.is_signed ? zigzag(field_signed(e, f)) : field_bits(e, f));
   }
 }
 
@@ -403,10 +382,30 @@ void EventFrameEncoder::build(schema::Events::Builder out) {
   out.setLossTimestamps(bytes_of(columns_[kLossTimestamps]));
   out.setLossCpus(bytes_of(columns_[kLossCpus]));
   out.setLossCounts(bytes_of(columns_[kLossCounts]));
+  unsigned extra = 0;
+  for (size_t k = 0; k < kPayloadKindCount; ++k) {
+    if (extra_events_[k]) extra += static_cast<unsigned>(extra_columns_[k].size());
+  }
+  if (extra == 0) return;  // tapes of the fixed kinds stay byte-identical
+  auto list = out.initExtraColumns(extra);
+  unsigned n = 0;
+  for (size_t k = 0; k < kPayloadKindCount; ++k) {
+    if (!extra_events_[k]) continue;
+    for (size_t i = 0; i < extra_columns_[k].size(); ++i) {
+      auto column = list[n++];
+      column.setKind(static_cast<uint8_t>(k));
+      column.setField(static_cast<uint8_t>(i));
+      column.setData(bytes_of(extra_columns_[k][i]));
+    }
+  }
 }
 
 void EventFrameEncoder::clear() {
   for (auto& col : columns_) col.size = 0;  // keeps capacity: no reallocation per frame
+  for (auto& columns : extra_columns_) {
+    for (auto& col : columns) col.size = 0;
+  }
+  extra_events_ = {};
   batch_events_.clear();
   batch_losses_.clear();
   open_batch_events_ = open_batch_losses_ = 0;
@@ -442,8 +441,10 @@ namespace {
 // from them. Blocks never span batches. 256 events keep the arrays the block touches in L1/L2.
 constexpr size_t kBlock = 256;
 
-// Payload kind of each type byte; kUnknownKind for bytes that are no known type.
-constexpr uint8_t kUnknownKind = 5;
+// Payload kind of each type byte; kUnknownKind for bytes that are no known type. In a frame
+// with extraColumns, the types of the kinds stored there read as kGenericKind instead.
+constexpr uint8_t kUnknownKind = kPayloadKindCount;
+constexpr uint8_t kGenericKind = kPayloadKindCount + 1;
 const std::array<uint8_t, 256> kKindOf = [] {
   std::array<uint8_t, 256> t{};
   for (unsigned i = 0; i < 256; ++i) {
@@ -466,6 +467,18 @@ struct BlockColumns {
       net_payload[kBlock], net_lport[kBlock], net_rport[kBlock];
   uint8_t net_small[3 * kBlock];
 };
+
+// Raises refs to the interned ids of an event of kind K (the fields the table marks).
+template <PayloadKind K>
+inline void note_intern_refs(const EbpfEvent& e, InternRefs* refs) {
+  for_each_field<K>([&](const PayloadField& f) {
+    if (f.interned() == InternKind::String) {
+      refs->max_string = std::max(refs->max_string, static_cast<uint32_t>(field_bits(e, f)));
+    } else if (f.interned() == InternKind::Stack) {
+      refs->max_stack = std::max(refs->max_stack, static_cast<uint32_t>(field_bits(e, f)));
+    }
+  });
+}
 
 }  // namespace
 
@@ -528,6 +541,44 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
       net_small(in.getNetSmall()), loss_ts(in.getLossTimestamps()),
       loss_count(in.getLossCounts());
 
+  // Generic payload columns: for each kind stored there, one cursor per field of its table (a
+  // field without a column reads as an empty one, so its first value is reported missing).
+  uint32_t generic_kinds = kKindsWithoutFixedColumns;
+  std::array<std::vector<Cursor>, kPayloadKindCount> extra;
+  std::array<uint64_t, kPayloadKindCount> extra_seen{};  // bit i: field i has its column
+  for (auto column : in.getExtraColumns()) {
+    const unsigned kind = column.getKind(), field = column.getField();
+    if (kind >= kPayloadKindCount || field >= kPayloadLayouts[kind].fields.size()) {
+      return fail(fmt::format("extra column for payload kind {} field {} names no payload field",
+                              kind, field));
+    }
+    if ((extra_seen[kind] >> field) & 1) {
+      return fail(fmt::format("extra column for {} field {} is repeated",
+                              kPayloadLayouts[kind].name, kPayloadLayouts[kind].fields[field].name));
+    }
+    extra_seen[kind] |= uint64_t{1} << field;
+    generic_kinds |= 1u << kind;
+    if (extra[kind].empty()) {
+      extra[kind].assign(kPayloadLayouts[kind].fields.size(), Cursor(capnp::Data::Reader()));
+    }
+    extra[kind][field] = Cursor(column.getData());
+  }
+  std::array<uint8_t, 256> frame_kind_of;  // kKindOf with this frame's generic kinds marked
+  const uint8_t* kind_of = kKindOf.data();
+  if (generic_kinds != 0) {
+    for (size_t k = 0; k < kPayloadKindCount; ++k) {
+      if (((generic_kinds >> k) & 1) && extra[k].empty()) {
+        extra[k].assign(kPayloadLayouts[k].fields.size(), Cursor(capnp::Data::Reader()));
+      }
+    }
+    for (size_t t = 0; t < frame_kind_of.size(); ++t) {
+      const uint8_t kind = kKindOf[t];
+      frame_kind_of[t] = kind < kPayloadKindCount && ((generic_kinds >> kind) & 1) ? kGenericKind
+                                                                                    : kind;
+    }
+    kind_of = frame_kind_of.data();
+  }
+
   // Positions of the verbatim events, each a delta from the previous one + 1. They must lie
   // inside the frame (so that every block knows how many of its events use the columns).
   std::vector<uint64_t> verbatim_at(verbatim_count);
@@ -573,8 +624,8 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
       for (size_t v = verbatim_seen; v < verbatim_count && verbatim_at[v] < g + block_size; ++v) {
         --in_columns;
       }
-      uint32_t kinds[kUnknownKind + 1] = {};
-      for (size_t k = 0; k < in_columns; ++k) ++kinds[kKindOf[type_bytes[c + k]]];
+      uint32_t kinds[kGenericKind + 1] = {};
+      for (size_t k = 0; k < in_columns; ++k) ++kinds[kind_of[type_bytes[c + k]]];
       ts_col.varints(bc.ts, in_columns);
       cpu_col.varints(bc.cpu, in_columns);
       pid_col.varints(bc.pid, in_columns);
@@ -630,7 +681,7 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
           bad |= validate_event(ev).has_value();
         } else {
           const uint8_t type = type_bytes[c];
-          const uint8_t kind = kKindOf[type];
+          const uint8_t kind = kind_of[type];
           if (kind == kUnknownKind) [[unlikely]] {
             return fail(fmt::format("event {} has unknown type {}", g, type));
           }
@@ -663,8 +714,7 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
               }
               ev.payload.cpu_sample.user_stack = static_cast<uint32_t>(user);
               ev.payload.cpu_sample.kernel_stack = static_cast<uint32_t>(kernel);
-              refs.max_stack =
-                  std::max<uint32_t>(refs.max_stack, static_cast<uint32_t>(std::max(user, kernel)));
+              note_intern_refs<PayloadKind::CpuSample>(ev, &refs);
               break;
             }
             case PayloadKind::Syscall: {
@@ -672,10 +722,10 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
               if (nr > 0xffffffffULL) [[unlikely]] {
                 return fail(fmt::format("event {}: syscall number {} too large", g, nr));
               }
-              bad |= nr > kMaxSyscallNr;
               ev.payload.syscall.nr = static_cast<uint32_t>(nr);
               ev.payload.syscall.ret = unzigzag(bc.sys_ret[i_sys]);
               ev.payload.syscall.duration_ns = bc.sys_dur[i_sys];
+              bad |= !payload_rules_hold_for<PayloadKind::Syscall>(ev);
               ++i_sys;
               break;
             }
@@ -690,13 +740,9 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
                 return fail(fmt::format("event {}: stack id too large", g));
               }
               m.stack = static_cast<uint32_t>(stack);
-              refs.max_stack = std::max(refs.max_stack, m.stack);
-              const uint8_t op = bc.mem_op[i_mem];
-              m.op = static_cast<MemoryOp>(op);
-              // validate_event: a free carries Free/Munmap, an allocation one of the others.
-              bad |= (op > static_cast<uint8_t>(MemoryOp::Munmap)) |
-                     ((type == static_cast<uint8_t>(EbpfEventType::MemoryFree)) !=
-                      (op >= static_cast<uint8_t>(MemoryOp::Free)));
+              m.op = static_cast<MemoryOp>(bc.mem_op[i_mem]);
+              note_intern_refs<PayloadKind::Memory>(ev, &refs);
+              bad |= !payload_rules_hold_for<PayloadKind::Memory>(ev);
               ++i_mem;
               break;
             }
@@ -715,7 +761,7 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
               p.exit_code = static_cast<int32_t>(code);
               p.comm = static_cast<uint32_t>(comm);
               p.filename = static_cast<uint32_t>(file);
-              refs.max_string = std::max({refs.max_string, p.comm, p.filename});
+              note_intern_refs<PayloadKind::Process>(ev, &refs);
               break;
             }
             case PayloadKind::Network: {
@@ -739,12 +785,26 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
               o.protocol = static_cast<NetProtocol>(protocol);
               o.direction = static_cast<NetDirection>(direction);
               o.tcp_state = bc.net_small[3 * i_net + 2];
-              bad |= (direction > static_cast<uint8_t>(NetDirection::Receive)) |
-                     ((protocol != static_cast<uint8_t>(NetProtocol::Unknown)) &
-                      (protocol != static_cast<uint8_t>(NetProtocol::Tcp)) &
-                      (protocol != static_cast<uint8_t>(NetProtocol::Udp)));
-              refs.max_string = std::max({refs.max_string, o.endpoints, o.payload});
+              note_intern_refs<PayloadKind::Network>(ev, &refs);
+              bad |= !payload_rules_hold_for<PayloadKind::Network>(ev);
               ++i_net;
+              break;
+            }
+            default: {  // kGenericKind: the payload comes from extraColumns, by the table
+              const auto true_kind = kKindOf[type];
+              const auto& fields = kPayloadLayouts[true_kind].fields;
+              for (size_t i = 0; i < fields.size(); ++i) {
+                const PayloadField& f = fields[i];
+                const uint64_t v = extra[true_kind][i].varint();
+                const uint64_t bits = f.is_signed ? static_cast<uint64_t>(unzigzag(v)) : v;
+                if (!field_fits(f, bits)) [[unlikely]] {
+                  return fail(fmt::format("event {}: {} field {} value {} out of range", g,
+                                          kPayloadLayouts[true_kind].name, f.name, v));
+                }
+                set_field_bits(ev, f, bits);
+              }
+              add_intern_refs(ev, &refs);
+              bad |= !payload_rules_hold(ev);
               break;
             }
           }
@@ -792,11 +852,22 @@ Result<DecodedEvents> decode_events(schema::Events::Reader in, EventVectorPool* 
       {"netPayload", &net_payload}, {"netLocalPort", &net_lport}, {"netRemotePort", &net_rport},
       {"netSmall", &net_small},     {"lossTimestamps", &loss_ts}, {"lossCpus", &loss_cpus},
       {"lossCounts", &loss_count}};
+  auto malformed = [](const Cursor& cursor) {
+    return cursor.ok() ? fmt::format("{} bytes left over", cursor.remaining())
+                       : std::string("ends inside a value");
+  };
   for (const auto& [name, cursor] : columns) {
     if (!cursor->ok() || cursor->remaining() != 0) {
-      return fail(fmt::format("column {} is malformed ({})", name,
-                              cursor->ok() ? fmt::format("{} bytes left over", cursor->remaining())
-                                           : std::string("ends inside a value")));
+      return fail(fmt::format("column {} is malformed ({})", name, malformed(*cursor)));
+    }
+  }
+  for (size_t k = 0; k < kPayloadKindCount; ++k) {
+    for (size_t i = 0; i < extra[k].size(); ++i) {
+      if (!extra[k][i].ok() || extra[k][i].remaining() != 0) {
+        return fail(fmt::format("extra column for {} field {} is malformed ({})",
+                                kPayloadLayouts[k].name, kPayloadLayouts[k].fields[i].name,
+                                malformed(extra[k][i])));
+      }
     }
   }
   if (invalid) {

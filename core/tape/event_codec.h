@@ -6,6 +6,11 @@
 // long runs of near-identical bytes: a syscall storm compresses to ~2-3 bytes/event. Events
 // whose 64 bytes are not exactly what the columns rebuild (non-zero reserved/padding bytes)
 // are stored whole, so the encoding is lossless for every valid event.
+//
+// The five original payload kinds have fixed columns (their encoding is part of the format
+// and hand-specialized for speed); a payload kind whose table (core/payload_fields.h) says
+// fixed_columns = false is stored in Events.extraColumns, one column per table field, encoded
+// and decoded from the table alone (docs/tape.md, "Generic payload columns").
 #pragma once
 
 #include <array>
@@ -29,7 +34,10 @@ struct InternRefs {
   uint32_t max_string = 0;
   uint32_t max_stack = 0;
 };
-void add_intern_refs(const EbpfEvent& event, InternRefs* refs);
+// From the payload field tables (the fields whose format refers to interned data).
+inline void add_intern_refs(const EbpfEvent& event, InternRefs* refs) {
+  add_field_intern_refs(event, &refs->max_string, &refs->max_stack);
+}
 
 // Accumulates one Events frame. Memory: the column bytes (a few bytes per event), no event
 // copies. Not thread-safe.
@@ -37,6 +45,11 @@ class EventFrameEncoder {
  public:
   EventFrameEncoder();
   void add_event(const EbpfEvent& event);
+  // Stores `kind` in Events.extraColumns even if it has fixed columns. Readers decode either
+  // form; tests use this to prove the generic path on real payload kinds. Call while empty().
+  void encode_generically(PayloadKind kind) {
+    generic_kinds_ |= 1u << static_cast<unsigned>(kind);
+  }
   void add_loss(const LossRecord& loss);
   // Closes the current batch (no-op when it is empty).
   void end_batch();
@@ -65,6 +78,7 @@ class EventFrameEncoder {
   void varint(Column c, uint64_t v);
   void byte(Column c, uint8_t v);
   void note_timestamp(uint64_t ts);
+  void add_generic_payload(const EbpfEvent& e, PayloadKind kind);
 
   // A growable byte buffer that, unlike std::vector, lets varint() write up to 10 bytes past
   // the end without zero-filling them first (the encoder's hot path).
@@ -78,7 +92,15 @@ class EventFrameEncoder {
     }
     void grow(size_t need);
   };
+  void put_varint(ByteColumn& col, uint64_t v);
   std::array<ByteColumn, kColumnCount> columns_;
+  // Payload kinds stored in extraColumns (bit = PayloadKind): those without fixed columns,
+  // plus any encode_generically() named.
+  uint32_t generic_kinds_;
+  static_assert(kPayloadKindCount <= 32);
+  // extraColumns being built: per kind, one column per table field (sized on first use).
+  std::array<std::vector<ByteColumn>, kPayloadKindCount> extra_columns_;
+  std::array<uint32_t, kPayloadKindCount> extra_events_{};
   std::vector<uint32_t> batch_events_;
   std::vector<uint32_t> batch_losses_;
   uint32_t open_batch_events_ = 0;

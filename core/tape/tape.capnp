@@ -107,6 +107,17 @@ struct Events {
   lossTimestamps @38 :Data;  # zigzag(ts - previous loss ts), first from baseTimestampNs
   lossCpus @39 :Data;
   lossCounts @40 :Data;
+  # Payload kinds without fixed columns above (a tracer's kind added since), and any kind a
+  # writer chose to store generically: one column per (payload kind, field of its table in
+  # core/payload_fields.h), one entry per event of that kind, in event order. A kind that has
+  # columns here takes its payload from them, not from its fixed columns.
+  extraColumns @41 :List(PayloadColumn);
+}
+
+struct PayloadColumn {
+  kind @0 :UInt8;    # PayloadKind
+  field @1 :UInt8;   # index into the kind's field table
+  data @2 :Data;     # one varint per event (zigzag for signed fields)
 }
 
 # ---- Frame type 4: process table updates (processes come and go). ----
