@@ -47,11 +47,17 @@ void NetworkAggregator::count_connection(const Connection& c,
 
 void NetworkAggregator::count_answered(const HttpRequest& r,
                                        std::map<uint32_t, ProcessNetwork>& by_pid,
-                                       std::map<HttpRoute, LatencyHistogram>& routes) {
+                                       std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual>& routes) {
   if (r.status == 0 || r.end_ns < r.start_ns) return;  // no response: no duration
   const uint64_t duration_ns = r.end_ns - r.start_ns;
-  by_pid[r.pid].http[{r.role, r.method, r.status}].record(static_cast<double>(duration_ns) / 1e9);
-  routes[HttpRoute{r.method, r.path, r.status}].record(duration_ns);
+  auto& http = by_pid[r.pid].http;
+  const std::tuple<ConnectionRole, std::string_view, int> key(r.role, r.method, r.status);
+  auto durations = http.find(key);
+  if (durations == http.end()) durations = http.emplace(std::tuple(r.role, r.method, r.status), HttpDurations{}).first;
+  durations->second.record(static_cast<double>(duration_ns) / 1e9);
+  auto route = routes.find(r);  // HttpRequest has method, path and status: HttpRouteOrder reads them
+  if (route == routes.end()) route = routes.emplace(HttpRoute{r.method, r.path, r.status}, LatencyHistogram{}).first;
+  route->second.record(duration_ns);
 }
 
 void NetworkAggregator::finish_request(HttpRequest request) {
@@ -188,7 +194,7 @@ std::vector<Connection> NetworkAggregator::connections() const {
 
 std::map<uint32_t, ProcessNetwork> NetworkAggregator::by_pid() const {
   std::map<uint32_t, ProcessNetwork> out = closed_by_pid_;
-  std::map<HttpRoute, LatencyHistogram> unused;
+  decltype(closed_routes_) unused;
   // Socket-id order: the same totals whatever the hash map's order (floating-point sums).
   std::vector<const ConnectionState*> open;
   open.reserve(open_.size());
@@ -203,13 +209,13 @@ std::map<uint32_t, ProcessNetwork> NetworkAggregator::by_pid() const {
   return out;
 }
 
-std::map<HttpRoute, LatencyHistogram> NetworkAggregator::route_latencies() const {
-  std::map<HttpRoute, LatencyHistogram> out = closed_routes_;
+RouteLatencies NetworkAggregator::route_latencies() const {
+  auto routes = closed_routes_;
   std::map<uint32_t, ProcessNetwork> unused;
   for (const auto& [id, c] : open_) {
-    if (c.responding) count_answered(*c.responding, unused, out);
+    if (c.responding) count_answered(*c.responding, unused, routes);
   }
-  return out;
+  return RouteLatencies(routes.begin(), routes.end());
 }
 
 std::vector<HttpRequest> NetworkAggregator::http_requests() const {

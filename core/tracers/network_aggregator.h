@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -88,13 +89,44 @@ struct HttpRoute {
   auto operator<=>(const HttpRoute&) const = default;
 };
 
+// Orders routes by (method, path, status), and finds one by views of its strings: counting a
+// request copies no string unless its route is new.
+struct HttpRouteOrder {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return std::tuple<std::string_view, std::string_view, int>(a.method, a.path, a.status) <
+           std::tuple<std::string_view, std::string_view, int>(b.method, b.path, b.status);
+  }
+};
+using RouteLatencies = std::map<HttpRoute, LatencyHistogram, HttpRouteOrder>;
+
+// Hashes and compares routes by views of their strings, for the per-request lookup.
+struct HttpRouteHash {
+  using is_transparent = void;
+  template <typename R>
+  size_t operator()(const R& r) const {
+    const size_t h = std::hash<std::string_view>{}(r.method) * 31 + std::hash<std::string_view>{}(r.path);
+    return h * 31 + static_cast<size_t>(r.status);
+  }
+};
+struct HttpRouteEqual {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return a.status == b.status && std::string_view(a.path) == std::string_view(b.path) &&
+           std::string_view(a.method) == std::string_view(b.method);
+  }
+};
+
 // What one process's sockets did over the recording, closed connections and open ones alike:
 // what the report and the OTLP metrics need, kept without keeping any connection or request.
 struct ProcessNetwork {
   uint64_t bytes_sent = 0, bytes_received = 0, retransmits = 0;  // TCP connections' bytes
   std::map<std::pair<ConnectionRole, NetProtocol>, uint64_t> connections;
-  // (role, method, status) -> durations of the requests that got a response.
-  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations> http;
+  // (role, method, status) -> durations of the requests that got a response. Transparent:
+  // found by a (role, string_view, status) tuple.
+  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations, std::less<>> http;
 };
 
 // Memory: open connections with their pending requests, the totals above (per process and per
@@ -123,7 +155,7 @@ class NetworkAggregator : public Aggregator {
   // Totals per process, and answered requests' latency per route; both count what is still
   // open (a request being answered counts once its status line was seen).
   std::map<uint32_t, ProcessNetwork> by_pid() const;
-  std::map<HttpRoute, LatencyHistogram> route_latencies() const;
+  RouteLatencies route_latencies() const;
 
  private:
   struct ConnectionState {
@@ -140,14 +172,15 @@ class NetworkAggregator : public Aggregator {
   // Adds a connection's or an answered request's share to the totals.
   static void count_connection(const Connection& c, std::map<uint32_t, ProcessNetwork>& by_pid);
   static void count_answered(const HttpRequest& r, std::map<uint32_t, ProcessNetwork>& by_pid,
-                             std::map<HttpRoute, LatencyHistogram>& routes);
+                             std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual>& routes);
 
   bool keep_completed_ = true;
   std::unordered_map<uint64_t, ConnectionState> open_;
   // Totals of closed connections and completed requests (by_pid() and route_latencies() add
   // the open ones).
   std::map<uint32_t, ProcessNetwork> closed_by_pid_;
-  std::map<HttpRoute, LatencyHistogram> closed_routes_;
+  // Unordered: one hash per answered request; route_latencies() sorts.
+  std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual> closed_routes_;
   std::vector<Connection> closed_;
   // A deque, not a vector: ~130 bytes per request and tens of thousands of them; a vector's
   // doubling moves every request again and, past malloc's mmap threshold, maps fresh pages

@@ -21,7 +21,7 @@ using namespace otlp::ebpf;
 // The totals as the report and the converter computed them before the aggregator kept them.
 struct Recomputed {
   std::map<uint32_t, ProcessNetwork> by_pid;
-  std::map<HttpRoute, LatencyHistogram> routes;
+  RouteLatencies routes;
 };
 
 Recomputed recompute(const NetworkAggregator& keeping) {
