@@ -77,6 +77,9 @@ class LiveSource : public otlp::ebpf::EventSource {
   // Every program's cumulative run time and count (kernel BPF stats, scaled when sampled).
   otlp::ebpf::tape::BpfStatsSnapshot bpf_stats() const { return probes_->bpf_stats(); }
   std::vector<otlp::ebpf::tape::ProbeInfo> probes() const { return probes_->probes(); }
+  std::vector<otlp::ebpf::MemoryProbe::Placement> uprobe_placements() const {
+    return probes_->uprobe_placements();
+  }
 
   struct Stats {
     uint64_t events = 0;

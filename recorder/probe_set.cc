@@ -105,6 +105,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const LiveOptions& options,
       pid = static_cast<int32_t>(options.filter.tgids[0]);
     }
     MemoryProbe* raw = probe.get();
+    set->memory_ = raw;
     set->add(std::move(probe), [raw, libc = options.libc, pid] { return raw->attach(libc, pid); });
   }
   if (options.cpu) {

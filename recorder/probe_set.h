@@ -98,6 +98,11 @@ class ProbeSet {
   double bpf_stats_share() const;  // of the recording the counters ran
   std::vector<otlp::ebpf::tape::ProbeInfo> probes() const;
   uint64_t ring_bytes() const { return ring_bytes_; }
+  // Where the memory probe's uprobes were placed (empty without it, or before start()):
+  // emulated or single-stepped, the main cost of memory tracing (bpf/uprobe_placement.h).
+  std::vector<otlp::ebpf::MemoryProbe::Placement> uprobe_placements() const {
+    return memory_ ? memory_->placements() : std::vector<otlp::ebpf::MemoryProbe::Placement>{};
+  }
 
  private:
   ProbeSet() = default;
@@ -118,6 +123,7 @@ class ProbeSet {
   static constexpr uint64_t kLossCollectIntervalNs = 100'000'000;
   std::vector<Probe> probes_;
   otlp::ebpf::SyscallProbe* syscalls_ = nullptr;  // in probes_, when loaded
+  otlp::ebpf::MemoryProbe* memory_ = nullptr;      // in probes_, when loaded
   uint64_t ring_bytes_ = 0;                         // sum of the probes' ring sizes
   std::unique_ptr<BpfStatsSampler> stats_sampler_;  // made by start()
   RingRecordCounts ring_records_;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/report/report.h"
 
@@ -150,6 +151,9 @@ RecordSummary run_recording(LiveSource& source, TapeSink* tape, PipelineSink* pi
   summary.lost = stats.lost;
   summary.decode_errors = stats.decode_errors;
   summary.symbols = source.symbol_stats();
+  for (const auto& p : source.uprobe_placements()) {
+    summary.uprobe_placements.push_back(p.function + ": " + p.placement.description);
+  }
   summary.bpf_stats_available = stats.bpf_stats_enabled;
   summary.bpf_stats_share = stats.bpf_stats_share;
   for (const auto& p : source.bpf_stats().programs) {
@@ -207,6 +211,9 @@ std::string RecordSummary::describe() const {
     out += fmt::format(", kernel {} of {}{}\n", symbols.kernel_named, symbols.kernel_frames,
                        symbols.kernel_frames && !symbols.kallsyms_available
                            ? " (/proc/kallsyms shows no addresses: kptr_restrict)" : "");
+  }
+  if (!uprobe_placements.empty()) {
+    out += fmt::format("  memory probes: {}\n", fmt::join(uprobe_placements, "; "));
   }
   if (decode_errors) out += fmt::format("  {} malformed BPF records skipped\n", decode_errors);
   return out;

@@ -67,6 +67,9 @@ struct RecordSummary {
   uint64_t wakeups = 0;
   uint64_t placement_moves = 0;
   SymbolCollector::Stats symbols;  // how many stack frames were named at record time
+  // The memory probe's uprobe sites, "free: +9, after the NULL check (push: emulated)": a
+  // single-stepped one costs ~35x an emulated one per call.
+  std::vector<std::string> uprobe_placements;
   std::optional<otlp::ebpf::EbpfError> error;  // why the recording ended early, if it did
 
   // Multi-line human summary (stderr at the end of `bpftape record`).

@@ -201,6 +201,24 @@ TEST(RecordLivetest, EveryMallocOfTheCommandWithItsSizeAndFrees) {
   EXPECT_EQ(freed, 500u);
 }
 
+// The summary says where each allocator function was probed: a single-stepped site costs ~35x
+// an emulated one, and the user should see which kind their libc gave.
+TEST(RecordLivetest, TheSummaryNamesEachMemoryProbeSite) {
+  BPFTAPE_REQUIRE_LIVE();
+  TempDir dir;
+  auto result = run(kBpftape + " record --mem -o " + dir.file("mem.bpftape") + " -- " + kWorkload +
+                    " malloc 10 64");
+  ASSERT_EQ(result.exit_code, 0) << result.out;
+  const std::string marker = "  memory probes: ";
+  const size_t line = result.out.find(marker);
+  ASSERT_NE(line, std::string::npos) << result.out;
+  const std::string sites = result.out.substr(line, result.out.find('\n', line) - line);
+  for (const char* function : {"malloc: ", "calloc: ", "realloc: ", "free: ", "mmap: ", "munmap: "}) {
+    EXPECT_NE(sites.find(function), std::string::npos) << function << " missing in " << sites;
+  }
+  EXPECT_NE(sites.find("emulated"), std::string::npos) << sites;
+}
+
 TEST(RecordLivetest, CpuProfileNamesTheBusyFunction) {
   BPFTAPE_REQUIRE_LIVE();
   TempDir dir;
