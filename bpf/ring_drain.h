@@ -56,8 +56,8 @@ class RingBufferDrain {
   uint64_t wakeups() const { return wakeups_; }
   // Ends paced_drain()'s current wait in epoll at once, or the next one if none is under way
   // (an eventfd: never lost). The one call that is safe from another thread, while the owner
-  // is in paced_drain(); for an owner that must hand the drain over promptly (LiveTracer's
-  // control calls, stop). A streaming tick (<= 1 ms) is not cut short. Needs
+  // is in paced_drain(); for an owner that must hand the drain over promptly (the seeds'
+  // tracers' control calls, stop: tracers/tracers.h). A streaming tick (<= 1 ms) is not cut short. Needs
   // create_consumer_state(); does nothing before it.
   void interrupt_wait();
   uint64_t interrupts() const { return interrupts_; }

@@ -35,7 +35,7 @@ struct SleepingDrain {
     ASSERT_TRUE(probe->attach());
     ASSERT_TRUE(drain.add_ring(probe->events_fd()));
   }
-  // paced_drain() in another thread, as LiveTracer's drain thread runs it.
+  // paced_drain() in another thread, as the seeds' tracers' drain thread runs it.
   std::future<size_t> drain_in_background(EventBatch& batch) {
     return std::async(std::launch::async, [this, &batch] {
       auto n = drain.paced_drain(batch);
