@@ -34,7 +34,7 @@ class ProcessTrackerTest : public ::testing::Test {
   void SetUp() override {
     write_file(proc_.file("proc/100/stat"), "100 (server) S 1 100 100 0");
     write_file(proc_.file("proc/100/comm"), "server\n");
-    write_file(proc_.file("proc/100/cmdline"), std::string("server\0--port\0" "80\0", 19));
+    write_file(proc_.file("proc/100/cmdline"), std::string("server\0--port\0" "80\0", 17));
     write_file(proc_.file("proc/100/cgroup"), "0::/system.slice/server.service\n");
   }
   EbpfEvent process_event(EbpfEventType type, uint64_t ts, uint32_t pid, ProcessData data) {
