@@ -12,6 +12,7 @@
 #include "core/json_writer.h"
 #include "core/payload_fields.h"
 #include "core/tape/reader.h"
+#include "core/tracers/syscall_names.h"
 #include "core/utf8.h"
 
 namespace bpftape::cli {
@@ -100,6 +101,9 @@ class Printer {
         }
         break;
       case FieldFormat::Hex: j.field(f.name, fmt::format("{:#x}", bits)); break;
+      case FieldFormat::SyscallNumber:
+        j.field(f.name, bits).field("name", syscall_display_name(static_cast<uint32_t>(bits)));
+        break;
       case FieldFormat::StringId:
         j.field(f.name, interns.string(static_cast<StringId>(bits)));
         break;
@@ -136,6 +140,9 @@ class Printer {
         }
         break;
       case FieldFormat::Hex: *out += fmt::format(" {}={:#x}", f.label(), bits); break;
+      case FieldFormat::SyscallNumber:
+        *out += fmt::format(" {}={}", f.label(), syscall_display_name(static_cast<uint32_t>(bits)));
+        break;
       case FieldFormat::Enum:
         if (auto name = f.value_name(bits); !name.empty()) {
           *out += fmt::format(" {}={}", f.label(), name);

@@ -38,7 +38,9 @@ enum class FieldFormat : uint8_t {
   StackId,    // interned stack: text "N frames"; JSON an array of 0x... frame addresses
   Endpoints,  // interned SocketEndpoints blob: text "local->remote"; JSON local_address and
               // remote_address (nothing when the blob is not a valid SocketEndpoints)
-  BlobLength  // interned byte string shown by its length only (it may be binary)
+  BlobLength,  // interned byte string shown by its length only (it may be binary)
+  SyscallNumber  // text: the syscall's name (syscall_display_name); JSON: the number, plus
+                 // "name" with the name (core/tracers/syscall_names.h: x86_64)
 };
 
 // What kind of interned entry a field refers to (the tape checks that it is defined first).
@@ -147,8 +149,9 @@ inline constexpr PayloadField kCpuSample[] = {
      .format = FieldFormat::StackId, .column = "cpuKernelStack"},
 };
 inline constexpr PayloadField kSyscall[] = {
-    {.name = "nr", BPFTAPE_PAYLOAD_FIELD(SyscallData, nr), .column = "sysNr",
-     .rule = FieldRule::AtMost, .max = kMaxSyscallNr, .reason = RejectReason::SyscallNumber},
+    {.name = "nr", BPFTAPE_PAYLOAD_FIELD(SyscallData, nr), .format = FieldFormat::SyscallNumber,
+     .column = "sysNr", .rule = FieldRule::AtMost, .max = kMaxSyscallNr,
+     .reason = RejectReason::SyscallNumber, .text_label = "syscall"},
     {.name = "ret", BPFTAPE_PAYLOAD_FIELD(SyscallData, ret), .column = "sysRet"},
     {.name = "duration_ns", BPFTAPE_PAYLOAD_FIELD(SyscallData, duration_ns),
      .column = "sysDuration"},

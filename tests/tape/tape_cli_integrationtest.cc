@@ -138,7 +138,10 @@ TEST_F(TapeCliTest, CatPrintsEveryEventAndFilters) {
   ASSERT_EQ(pid.exit_code, 0) << pid.err;
   EXPECT_EQ(count_lines(pid.out), 1u);
   EXPECT_THAT(pid.out, HasSubstr("\"tid\":78"));
-  EXPECT_THAT(pid.out, HasSubstr("\"nr\":3"));
+  EXPECT_THAT(pid.out, HasSubstr("\"nr\":3,\"name\":\"close\""));  // x86_64: 3 is close
+
+  auto pid_text = run("cat --pid 77 " + path_, dir_);
+  EXPECT_THAT(pid_text.out, HasSubstr(" syscall=close "));  // the name, not the number
 
   auto type = run("cat --type process_exec " + path_, dir_);
   EXPECT_EQ(count_lines(type.out), 1u);
