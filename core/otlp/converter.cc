@@ -125,7 +125,9 @@ void fill_request_span(const HttpRequest& q, const Connection* c, const Connecti
                                           ordinal)));
   // The request is a child of its connection's span (which exists whenever `c` does).
   if (c != nullptr) s->set_parent_span_id(id_bytes(conn.span_id));
-  s->set_name(to_valid_utf8(fmt::format("{} {}", q.method, q.path)));
+  // Semantic conventions: "{method} {http.route}" only where a low-cardinality route is known;
+  // the kernel sees raw paths ("/item/17"), so the name is the method and the path an attribute.
+  s->set_name(to_valid_utf8(q.method));
   s->set_kind(span_kind(q.role));
   uint64_t end = q.end_ns;
   if (end == 0) end = c != nullptr ? span_end(*c, r) : r.end_ns;  // no response seen
@@ -139,9 +141,10 @@ void fill_request_span(const HttpRequest& q, const Connection* c, const Connecti
   attr_str(kv, "network.transport", "tcp");
   if (c != nullptr) add_endpoint_attributes(kv, *c, q.role);
   attr_int(kv, "thread.id", q.tid);
-  // Sizes as the kernel saw them: headers + body, both directions (semconv http.*.size).
-  attr_int(kv, "http.request.size", static_cast<int64_t>(q.request_bytes));
-  attr_int(kv, "http.response.size", static_cast<int64_t>(q.response_bytes));
+  // Sizes as the kernel saw them: headers + body, both directions (semconv http.*.size); left
+  // out when no byte of that direction was seen (unknown, not zero).
+  if (q.request_bytes != 0) attr_int(kv, "http.request.size", static_cast<int64_t>(q.request_bytes));
+  if (q.response_bytes != 0) attr_int(kv, "http.response.size", static_cast<int64_t>(q.response_bytes));
   if (q.status == 0) attr_bool(kv, "bpftape.http.response_missing", true);
   // Semantic conventions: 5xx is an error for servers, 4xx and 5xx for clients.
   bool error = q.status >= 500 || (q.role == ConnectionRole::Client && q.status >= 400);
