@@ -221,7 +221,7 @@ Result<void> OtlpStream::convert_and_send(const RecordingContext& recording,
     BPFTAPE_ASSIGN_OR_RETURN(TraceRequest traces, converter.convert_traces(results, select));
     const uint64_t spans = count_items(traces).spans;
     report_.spans += spans;
-    if (spans != 0 || final) {
+    if (spans != 0) {  // an empty request is no export: no `{}` line, no empty POST
       BPFTAPE_RETURN_IF_ERROR(
           send(OtlpSignal::Traces, std::make_unique<TraceRequest>(std::move(traces)), spans));
     }
@@ -230,7 +230,7 @@ Result<void> OtlpStream::convert_and_send(const RecordingContext& recording,
     BPFTAPE_ASSIGN_OR_RETURN(MetricsRequest metrics, converter.convert_metrics(results));
     const uint64_t points = count_items(metrics).metric_points;
     report_.metric_points = points;  // cumulative: the last snapshot counts
-    if (points != 0 || final) {
+    if (points != 0) {
       BPFTAPE_RETURN_IF_ERROR(
           send(OtlpSignal::Metrics, std::make_unique<MetricsRequest>(std::move(metrics)), points));
     }
@@ -267,7 +267,9 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
                              converter.convert_profile_to_otlp(*results.cpu, *interned,
                                                                results.processes, profile_options));
     report_.profile_samples = profile.samples;
-    if (json_) {
+    // The pprof file is written even when empty (it was asked for by name); the OTLP line and
+    // request only with samples, like the other signals.
+    if (json_ && profile.samples != 0) {
       BPFTAPE_RETURN_IF_ERROR(json_->write(profile.otlp));
       report_.json_lines = json_->lines();
     }
@@ -275,7 +277,7 @@ Result<OtlpExportReport> OtlpStream::finish(const RecordingContext& recording,
       BPFTAPE_ASSIGN_OR_RETURN(std::string gz, pprof_gzip(profile.pprof));
       BPFTAPE_RETURN_IF_ERROR(write_file(output_.pprof_path, gz, output_.files));
     }
-    if (sender_) {
+    if (sender_ && profile.samples != 0) {
       sender_->push({OtlpSignal::Profiles,
                      std::make_unique<ProfilesRequest>(std::move(profile.otlp)), profile.samples},
                     /*wait=*/true);

@@ -233,6 +233,32 @@ TEST(OtlpHeadersTest, ParsesKeyValueListWithPercentDecoding) {
   EXPECT_THAT(bad.error().message(), HasSubstr("novalue"));
 }
 
+// A signal with nothing in it is neither written nor sent: no `{}` line, no empty request.
+TEST_F(ExporterTest, EmptySignalsAreNotExported) {
+  OtlpOutput out;
+  out.endpoint = collector.endpoint();
+  out.json_path = temp_path("empty_signals_test.jsonl");
+  AggregatorResults results = s.results();
+  results.network = nullptr;  // no spans
+  results.cpu = nullptr;      // no profile
+  auto report = export_results(out, s.recording, results, &s.interned);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->spans, 0u);
+  EXPECT_EQ(report->json_lines, 1u);
+  EXPECT_EQ(report->exporter.requests_sent, 1u);
+  auto got = collector.requests();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].path, "/v1/metrics");
+  std::ifstream json(out.json_path);
+  std::string line;
+  size_t lines = 0;
+  while (std::getline(json, line)) {
+    ++lines;
+    EXPECT_THAT(line, HasSubstr(R"({"resourceMetrics":)"));
+  }
+  EXPECT_EQ(lines, 1u);
+}
+
 TEST_F(ExporterTest, ExportResultsSendsEverySignalAndWritesFiles) {
   OtlpOutput out;
   out.endpoint = collector.endpoint();
