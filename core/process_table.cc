@@ -22,19 +22,33 @@ bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 }  // namespace
 
-void ProcessTable::upsert(const ProcessInfo& info) {
-  ++version_;
+ProcessInfo& ProcessTable::find_or_insert(const ProcessInfo& info, bool& inserted) {
   auto& incarnations = by_pid_[info.pid];
   for (auto& existing : incarnations) {
     if (existing.start_ns == info.start_ns) {
-      merge_known(existing, info);
-      return;
+      inserted = false;
+      return existing;
     }
   }
   auto pos = std::upper_bound(
       incarnations.begin(), incarnations.end(), info.start_ns,
       [](uint64_t start, const ProcessInfo& p) { return start < p.start_ns; });
-  incarnations.insert(pos, info);
+  inserted = true;
+  return *incarnations.insert(pos, info);
+}
+
+void ProcessTable::upsert(const ProcessInfo& info) {
+  ++version_;
+  bool inserted = false;
+  ProcessInfo& incarnation = find_or_insert(info, inserted);
+  if (!inserted) merge_known(incarnation, info);
+}
+
+void ProcessTable::replace(const ProcessInfo& info) {
+  ++version_;
+  bool inserted = false;
+  ProcessInfo& incarnation = find_or_insert(info, inserted);
+  if (!inserted) incarnation = info;
 }
 
 void ProcessTable::mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_code) {
@@ -80,6 +94,15 @@ size_t ProcessTable::size() const {
   size_t n = 0;
   for (const auto& [pid, incarnations] : by_pid_) n += incarnations.size();
   return n;
+}
+
+std::string command_line(const ProcessInfo& info) {
+  std::string out;
+  for (const auto& arg : info.cmdline) {
+    if (!out.empty()) out += ' ';
+    out += arg;
+  }
+  return out;
 }
 
 std::string container_id_from_cgroup(std::string_view path) {

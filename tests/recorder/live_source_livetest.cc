@@ -40,7 +40,7 @@ TEST(LiveSourceLivetest, DeliveriesCarryEveryEventOnceWithTheProcessRecordsTheyN
   uint64_t getpids = 0;
   size_t index = 0;
   std::optional<size_t> first_event_delivery, first_record_delivery;
-  std::vector<tape::ProcessInfo> records;  // of the child, in the order handed over
+  std::vector<ProcessInfo> records;  // of the child, in the order handed over
   for (;; ++index) {
     auto more = (*source)->next(delivery);
     ASSERT_TRUE(more) << more.error().to_string();
@@ -62,10 +62,10 @@ TEST(LiveSourceLivetest, DeliveriesCarryEveryEventOnceWithTheProcessRecordsTheyN
   ASSERT_FALSE(records.empty());
   // The last record handed over is the table's final state: the exec'd workload, exited.
   EXPECT_TRUE(records.back().exe.ends_with("bpftape_workload")) << records.back().exe;
-  EXPECT_NE(records.back().exit_time_ns, 0u);
+  EXPECT_NE(records.back().exit_ns, 0u);
   const ProcessInfo* table = (*source)->processes().latest(child);
   ASSERT_NE(table, nullptr);
-  EXPECT_EQ(records.back(), tape::to_tape_process(*table));
+  EXPECT_EQ(records.back(), *table);
 }
 
 }  // namespace
