@@ -47,7 +47,8 @@ class ProcessTable {
   // Marks the incarnation alive at `timestamp_ns` as exited.
   void mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_code);
 
-  // The incarnation alive at `timestamp_ns` (the latest one started at or before it).
+  // The incarnation alive at `timestamp_ns` (the latest one started at or before it; the
+  // earliest when all started later). Pointers handed out stay valid as long as the table.
   const ProcessInfo* lookup(uint32_t pid, uint64_t timestamp_ns) const;
   // The latest incarnation, whatever the time.
   const ProcessInfo* latest(uint32_t pid) const;
@@ -58,10 +59,15 @@ class ProcessTable {
   uint64_t version() const { return version_; }
 
  private:
+  // One pid's incarnations by start_ns. A map, not a sorted vector: a tape may list them in
+  // any order, and each insert stays O(log n) (a hostile tape cannot make reading quadratic);
+  // pointers handed out stay valid across inserts.
+  using Incarnations = std::map<uint64_t, ProcessInfo>;
+
   // The incarnation of info.pid that started at info.start_ns, inserted as `info` when new.
   ProcessInfo& find_or_insert(const ProcessInfo& info, bool& inserted);
 
-  std::map<uint32_t, std::vector<ProcessInfo>> by_pid_;  // each vector sorted by start_ns
+  std::map<uint32_t, Incarnations> by_pid_;
   uint64_t version_ = 0;
 };
 

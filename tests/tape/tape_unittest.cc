@@ -248,6 +248,31 @@ TEST(TapeRoundTrip, EveryIncarnationOfAReusedPidComesBackWhole) {
   EXPECT_EQ(reader->processes().latest(300)->comm, "sleep2");
 }
 
+// A tape may list a pid's incarnations in any order (a hostile one, newest first): each is
+// placed by its start time, and reading stays O(n log n) (this read would be quadratic in a
+// sorted vector: minutes, not milliseconds).
+TEST(TapeRoundTrip, IncarnationsInAnyOrderArePlacedByStartTime) {
+  constexpr uint64_t kIncarnations = 100'000;
+  std::vector<ProcessInfo> records;
+  for (uint64_t i = kIncarnations; i > 0; --i) {
+    records.push_back({.pid = 77, .comm = "p" + std::to_string(i), .start_ns = i * 10});
+  }
+  InternTable interns;
+  std::vector<uint8_t> bytes;
+  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(), interns);
+  ASSERT_TRUE(writer) << writer.error().to_string();
+  ASSERT_TRUE((*writer)->write_processes(records));
+  ASSERT_TRUE((*writer)->close());
+  auto reader = open_ok(bytes);
+  EventBatch batch;
+  ASSERT_TRUE(reader->next(&batch));
+  ASSERT_EQ(reader->processes().size(), kIncarnations);
+  EXPECT_EQ(reader->processes().lookup(77, 15)->comm, "p1");
+  EXPECT_EQ(reader->processes().lookup(77, 12'345)->comm, "p1234");
+  EXPECT_EQ(reader->processes().lookup(77, 5)->comm, "p1");  // before the first: the earliest
+  EXPECT_EQ(reader->processes().latest(77)->comm, "p100000");
+}
+
 TEST(TapeWriter, RefusesInvalidEventsAndUnknownInternIdsWithoutWritingAnything) {
   InternTable interns;
   std::vector<uint8_t> bytes;
