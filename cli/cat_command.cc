@@ -25,13 +25,12 @@ class Printer {
  public:
   Printer(const TapeReader& reader, bool json) : reader_(reader), json_(json) {}
 
-  // The comm of a pid: the latest exec event seen, else the process table.
-  std::string_view comm_of(uint32_t pid) const {
-    if (auto it = comms_.find(pid); it != comms_.end()) return it->second;
-    if (auto it = reader_.processes().find(pid); it != reader_.processes().end()) {
-      return it->second.comm;
-    }
-    return {};
+  // The comm of an event's process: the latest exec event seen, else the process table's
+  // incarnation of the pid alive at the event's time.
+  std::string_view comm_of(const EbpfEvent& e) const {
+    if (auto it = comms_.find(e.pid); it != comms_.end()) return it->second;
+    const ProcessInfo* p = reader_.processes().lookup(e.pid, e.timestamp_ns);
+    return p != nullptr ? std::string_view(p->comm) : std::string_view();
   }
   void observe(const EbpfEvent& e) {
     if (e.event_type == EbpfEventType::ProcessExec || e.event_type == EbpfEventType::ProcessFork) {
@@ -51,7 +50,7 @@ class Printer {
           .field("cpu", e.cpu)
           .field("pid", e.pid)
           .field("tid", e.tid)
-          .field("comm", comm_of(e.pid))
+          .field("comm", comm_of(e))
           .field("type", event_type_name(e.event_type));
       for (const PayloadField& f : payload_layout(payload_kind(e.event_type)).fields) {
         json_field(e, f, j);
@@ -62,7 +61,7 @@ class Printer {
     }
     // Names from the tape go through terminal_safe: a comm like ESC "]0;x" BEL must not reach
     // the reader's terminal as a control sequence, nor a newline forge a line.
-    auto comm = comm_of(e.pid);
+    auto comm = comm_of(e);
     *out += fmt::format("{}.{:09} [{:03}] {:>7}/{:<7} {:<15} {:<14}",
                         e.timestamp_ns / 1'000'000'000, e.timestamp_ns % 1'000'000'000, e.cpu,
                         e.pid, e.tid, comm.empty() ? std::string("?") : terminal_safe(comm),
@@ -260,7 +259,7 @@ int run_cat(const Args& args) {
       }
       if (!f.types.empty() && !f.types.contains(e.event_type)) continue;
       if (!f.pids.empty() && !f.pids.contains(e.pid)) continue;
-      if (!f.comms.empty() && !f.comms.contains(std::string(printer.comm_of(e.pid)))) continue;
+      if (!f.comms.empty() && !f.comms.contains(std::string(printer.comm_of(e)))) continue;
       printer.event(e, &out);
     }
     if (!events_only) {

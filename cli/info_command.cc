@@ -177,13 +177,13 @@ void render_text(const std::string& path, TapeReader& r, const Summary& s) {
   }
   out += fmt::format("processes:    {}\n", r.processes().size());
   size_t shown = 0;
-  for (const auto& [pid, p] : r.processes()) {
+  for (const auto& p : r.processes().all()) {
     if (++shown > 20) {
       out += fmt::format("  ... {} more (bpftape info --json lists all)\n",
                          r.processes().size() - 20);
       break;
     }
-    out += fmt::format("  {:>7} ppid {:>7} {:<16} {}\n", pid, p.ppid, terminal_safe(p.comm),
+    out += fmt::format("  {:>7} ppid {:>7} {:<16} {}\n", p.pid, p.ppid, terminal_safe(p.comm),
                        p.cmdline.empty() ? terminal_safe(p.exe) : safe_join(p.cmdline));
   }
   if (!r.mappings().empty() || !r.symbols().empty()) {
@@ -264,11 +264,11 @@ void render_json(const std::string& path, TapeReader& r, const Summary& s) {
   }
   j.end_array();
   j.key("processes").begin_array();
-  for (const auto& [pid, p] : r.processes()) {
-    j.begin_object().field("pid", pid).field("ppid", p.ppid).field("comm", p.comm)
+  for (const auto& p : r.processes().all()) {
+    j.begin_object().field("pid", p.pid).field("ppid", p.ppid).field("comm", p.comm)
         .field("exe", p.exe).key("cmdline").begin_array();
     for (const auto& a : p.cmdline) j.value(a);
-    j.end_array().field("start_time_ns", p.start_time_ns).field("exit_time_ns", p.exit_time_ns)
+    j.end_array().field("start_time_ns", p.start_ns).field("exit_time_ns", p.exit_ns)
         .field("exit_code", p.exit_code).end_object();
   }
   j.end_array();

@@ -1,6 +1,7 @@
 #include "core/process_table.h"
 
 #include <algorithm>
+#include <iterator>
 
 namespace otlp::ebpf {
 namespace {
@@ -18,23 +19,36 @@ void merge_known(ProcessInfo& into, const ProcessInfo& from) {
   }
 }
 
+// One pid's incarnation (by start time) started at or before `timestamp_ns`, the latest such;
+// end() when every one started later. Const or not, as the map is.
+template <typename Incarnations>
+auto alive_at(Incarnations& incarnations, uint64_t timestamp_ns) {
+  auto after = incarnations.upper_bound(timestamp_ns);
+  return after == incarnations.begin() ? incarnations.end() : std::prev(after);
+}
+
 bool is_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
 
 }  // namespace
 
+ProcessInfo& ProcessTable::find_or_insert(const ProcessInfo& info, bool& inserted) {
+  auto [it, fresh] = by_pid_[info.pid].try_emplace(info.start_ns, info);
+  inserted = fresh;
+  return it->second;
+}
+
 void ProcessTable::upsert(const ProcessInfo& info) {
   ++version_;
-  auto& incarnations = by_pid_[info.pid];
-  for (auto& existing : incarnations) {
-    if (existing.start_ns == info.start_ns) {
-      merge_known(existing, info);
-      return;
-    }
-  }
-  auto pos = std::upper_bound(
-      incarnations.begin(), incarnations.end(), info.start_ns,
-      [](uint64_t start, const ProcessInfo& p) { return start < p.start_ns; });
-  incarnations.insert(pos, info);
+  bool inserted = false;
+  ProcessInfo& incarnation = find_or_insert(info, inserted);
+  if (!inserted) merge_known(incarnation, info);
+}
+
+void ProcessTable::replace(const ProcessInfo& info) {
+  ++version_;
+  bool inserted = false;
+  ProcessInfo& incarnation = find_or_insert(info, inserted);
+  if (!inserted) incarnation = info;
 }
 
 void ProcessTable::mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_code) {
@@ -44,34 +58,28 @@ void ProcessTable::mark_exit(uint32_t pid, uint64_t timestamp_ns, int32_t exit_c
     upsert(ProcessInfo{.pid = pid, .exit_ns = timestamp_ns, .exit_code = exit_code});
     return;
   }
-  for (auto p = it->second.rbegin(); p != it->second.rend(); ++p) {
-    if (p->start_ns <= timestamp_ns) {
-      p->exit_ns = timestamp_ns;
-      p->exit_code = exit_code;
-      return;
-    }
-  }
+  auto alive = alive_at(it->second, timestamp_ns);
+  if (alive == it->second.end()) return;  // every known incarnation started later
+  alive->second.exit_ns = timestamp_ns;
+  alive->second.exit_code = exit_code;
 }
 
 const ProcessInfo* ProcessTable::lookup(uint32_t pid, uint64_t timestamp_ns) const {
   auto it = by_pid_.find(pid);
-  if (it == by_pid_.end()) return nullptr;
-  const ProcessInfo* found = nullptr;
-  for (const auto& p : it->second) {
-    if (p.start_ns <= timestamp_ns) found = &p;
-  }
-  return found ? found : &it->second.front();
+  if (it == by_pid_.end() || it->second.empty()) return nullptr;
+  auto alive = alive_at(it->second, timestamp_ns);
+  return alive != it->second.end() ? &alive->second : &it->second.begin()->second;
 }
 
 const ProcessInfo* ProcessTable::latest(uint32_t pid) const {
   auto it = by_pid_.find(pid);
-  return it == by_pid_.end() || it->second.empty() ? nullptr : &it->second.back();
+  return it == by_pid_.end() || it->second.empty() ? nullptr : &it->second.rbegin()->second;
 }
 
 std::vector<ProcessInfo> ProcessTable::all() const {
   std::vector<ProcessInfo> out;
   for (const auto& [pid, incarnations] : by_pid_) {
-    out.insert(out.end(), incarnations.begin(), incarnations.end());
+    for (const auto& [start, p] : incarnations) out.push_back(p);
   }
   return out;
 }
@@ -80,6 +88,15 @@ size_t ProcessTable::size() const {
   size_t n = 0;
   for (const auto& [pid, incarnations] : by_pid_) n += incarnations.size();
   return n;
+}
+
+std::string command_line(const ProcessInfo& info) {
+  std::string out;
+  for (const auto& arg : info.cmdline) {
+    if (!out.empty()) out += ' ';
+    out += arg;
+  }
+  return out;
 }
 
 std::string container_id_from_cgroup(std::string_view path) {

@@ -42,7 +42,7 @@ class ProcessTracker {
   const otlp::ebpf::ProcessTable& processes() const { return processes_; }
   // The process records not yet handed out in their current state (the tape writes them
   // before the events that need them); each call returns only what changed since the last.
-  std::vector<otlp::ebpf::tape::ProcessInfo> take_updates() {
+  std::vector<otlp::ebpf::ProcessInfo> take_updates() {
     return updates_.take_pending(processes_);
   }
 

@@ -32,6 +32,19 @@ std::string trim_newline(std::string s) {
 
 }  // namespace
 
+std::vector<std::string> command_line_arguments(std::string_view text) {
+  std::vector<std::string> args;
+  if (text.ends_with('\0')) text.remove_suffix(1);  // the terminator of the last argument
+  if (text.empty()) return args;                   // a kernel thread, or a zombie
+  for (;;) {
+    const size_t end = text.find('\0');
+    args.emplace_back(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return args;
+}
+
 std::string cgroup_v2_path(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
@@ -81,13 +94,7 @@ otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid, const std
   char exe[PATH_MAX];
   const ssize_t n = ::readlink((dir + "/exe").c_str(), exe, sizeof(exe));
   if (n > 0) info.exe.assign(exe, static_cast<size_t>(n));
-  if (auto cmdline = slurp(dir + "/cmdline")) {
-    std::string args = trim_newline(std::move(*cmdline));
-    for (char& c : args) {
-      if (c == '\0') c = ' ';
-    }
-    info.cmdline = std::move(args);
-  }
+  if (auto cmdline = slurp(dir + "/cmdline")) info.cmdline = command_line_arguments(*cmdline);
   if (auto cgroup = slurp(dir + "/cgroup")) {
     info.cgroup = cgroup_v2_path(*cgroup);
     info.container_id = otlp::ebpf::container_id_from_cgroup(info.cgroup);

@@ -6,18 +6,24 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
 #include "core/process_table.h"
 
 namespace bpftape::record {
 
-// pid, ppid, comm, exe, cmdline (arguments joined by spaces), cgroup v2 path and container id.
+// pid, ppid, comm, exe, cmdline (the arguments), cgroup v2 path and container id.
 // start_ns is left 0 ("started before the recording"); the caller sets it when it saw the fork.
 // NotFound-style Io error when the process is gone; fields a kernel hides (exe of a kernel
 // thread, another user's exe without privileges) stay empty.
 otlp::ebpf::Result<otlp::ebpf::ProcessInfo> read_process(uint32_t pid,
                                                          const std::string& proc_root = "/proc");
+
+// The arguments in the text of /proc/PID/cmdline (each ends with a NUL; a process that
+// rewrote its title may leave one string with spaces and no NUL: one argument). Empty
+// arguments are kept; empty when the text is.
+std::vector<std::string> command_line_arguments(std::string_view proc_cmdline);
 
 // The cgroup v2 path from the text of /proc/PID/cgroup (the "0::" line); empty if none.
 std::string cgroup_v2_path(std::string_view proc_cgroup);

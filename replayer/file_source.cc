@@ -116,16 +116,6 @@ void FileSource::pace(const EventBatch& batch) {
   }
 }
 
-const ProcessTable& FileSource::processes() const {
-  // Process records arrive in their own frames: rebuild when more frames have been read.
-  if (reader_->stats().frames != frames_seen_) {
-    processes_ = ProcessTable();
-    for (const auto& [pid, p] : reader_->processes()) processes_.upsert(tape::to_core_process(p));
-    frames_seen_ = reader_->stats().frames;
-  }
-  return processes_;
-}
-
 ClockReference FileSource::clock() const { return reader_->metadata().clock; }
 
 }  // namespace bpftape::replay

@@ -43,7 +43,7 @@ class FileSource : public otlp::ebpf::EventSource {
 
   otlp::ebpf::Result<bool> next(otlp::ebpf::EventBatch& batch) override;
   const otlp::ebpf::InternTable& interned() const override { return reader_->interns(); }
-  const otlp::ebpf::ProcessTable& processes() const override;
+  const otlp::ebpf::ProcessTable& processes() const override { return reader_->processes(); }
   otlp::ebpf::ClockReference clock() const override;
   std::string recording_id() const override { return reader_->metadata().recording_id; }
 
@@ -65,9 +65,6 @@ class FileSource : public otlp::ebpf::EventSource {
   std::optional<uint64_t> base_ns_;
   bool past_until_ = false;
   bool stopped_ = false;
-  // Rebuilt lazily when the tape's process records change.
-  mutable otlp::ebpf::ProcessTable processes_;
-  mutable uint64_t frames_seen_ = UINT64_MAX;  // reader frame count at the last rebuild
   // Pacing state: the recorded time `pace_anchor_ns_` is due at wall time (steady clock)
   // `pace_anchor_`; later events are due `(t - pace_anchor_ns_) / speed` after it. Moved
   // forward when a gap is shortened.

@@ -56,6 +56,9 @@ Result<SimTapeStats> write_sim_tape(SimSource& source, tape::TapeWriter& writer)
     BPFTAPE_RETURN_IF_ERROR(write_new_processes());
     BPFTAPE_RETURN_IF_ERROR(writer.append(batch));
   }
+  // What changed while the last batch was drained (an exit after the last event): a replay's
+  // process table must end as the live one did.
+  BPFTAPE_RETURN_IF_ERROR(write_new_processes());
   return stats;
 }
 

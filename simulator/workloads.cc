@@ -56,7 +56,8 @@ Thread new_thread(World& w, uint32_t pid) {
   return Thread{pid, tid, static_cast<uint16_t>(tid % w.options().cpus)};
 }
 
-uint32_t register_process(World& w, std::string comm, std::string exe, std::string cmdline) {
+uint32_t register_process(World& w, std::string comm, std::string exe,
+                          std::vector<std::string> cmdline) {
   uint32_t pid = w.allocate_pid();
   w.processes().upsert(ProcessInfo{.pid = pid, .ppid = 1, .comm = std::move(comm),
                                    .exe = std::move(exe), .cmdline = std::move(cmdline)});
@@ -254,7 +255,8 @@ class WebConnection : public Actor {
 class WebSpawner : public Actor {
  public:
   explicit WebSpawner(World& w) : rng_(w.rng("workload/web")) {
-    uint32_t pid = register_process(w, "nginx", "/usr/sbin/nginx", "nginx: worker process");
+    // A title the process rewrote: one argument with spaces.
+    uint32_t pid = register_process(w, "nginx", "/usr/sbin/nginx", {"nginx: worker process"});
     for (uint32_t i = 0; i < w.options().web_workers; ++i) workers_.push_back(new_thread(w, pid));
   }
   uint64_t act(World& w, uint64_t now) override {
@@ -322,7 +324,7 @@ class FileIoThread : public Actor {
 class Allocator : public Actor {
  public:
   explicit Allocator(World& w) : rng_(w.rng("workload/leak")) {
-    uint32_t pid = register_process(w, "leaky", "/opt/app/leaky", "leaky --serve");
+    uint32_t pid = register_process(w, "leaky", "/opt/app/leaky", {"leaky", "--serve"});
     t_ = new_thread(w, pid);
     // Four call sites; the last one leaks. Frame addresses are those of a small PIE binary.
     const std::array<std::array<uint64_t, 3>, 4> stacks{{{0x401a10, 0x4022f0, 0x401100},
@@ -465,7 +467,8 @@ class CpuSampler : public Actor {
 class CpuBoundProgram {
  public:
   static void add(World& w) {
-    uint32_t pid = register_process(w, "cruncher", "/opt/app/cruncher", "cruncher --threads all");
+    uint32_t pid = register_process(w, "cruncher", "/opt/app/cruncher",
+                                    {"cruncher", "--threads", "all"});
     // main -> run -> {hash, sort, parse}
     const std::array<std::array<uint64_t, 3>, 3> frames{{{0x4011a0, 0x401300, 0x401000},
                                                          {0x4012b0, 0x401300, 0x401000},
@@ -507,7 +510,7 @@ class Child : public Actor {
         w.emit(child_.cpu, EbpfEvent::process_event(EbpfEventType::ProcessExec, now + 10, child_.pid, child_.tid, child_.cpu,
                                                     ProcessData{.parent_pid = parent_.pid, .comm = comm, .filename = file}));
         w.processes().upsert(ProcessInfo{.pid = child_.pid, .ppid = parent_.pid, .comm = "true",
-                                         .exe = "/bin/true", .cmdline = "/bin/true", .start_ns = forked_at_});
+                                         .exe = "/bin/true", .cmdline = {"/bin/true"}, .start_ns = forked_at_});
         return now + 50'000;
       }
       case 1:
@@ -537,7 +540,7 @@ class Child : public Actor {
 class ForkSpawner : public Actor {
  public:
   explicit ForkSpawner(World& w) : rng_(w.rng("workload/forkexec")) {
-    uint32_t pid = register_process(w, "runner", "/usr/bin/make", "make -j4 check");
+    uint32_t pid = register_process(w, "runner", "/usr/bin/make", {"make", "-j4", "check"});
     parent_ = Thread{pid, pid, static_cast<uint16_t>(pid % w.options().cpus)};
   }
   uint64_t act(World& w, uint64_t now) override {
@@ -563,7 +566,7 @@ void populate_workloads(World& w) {
   uint64_t t0 = w.start_ns();
   if (o.workloads & kWebServer) w.add_actor(std::make_unique<WebSpawner>(w), t0 + 1);
   if (o.workloads & kFileIo) {
-    uint32_t pid = register_process(w, "batchjob", "/usr/local/bin/batchjob", "batchjob --input /data");
+    uint32_t pid = register_process(w, "batchjob", "/usr/local/bin/batchjob", {"batchjob", "--input", "/data"});
     for (int i = 0; i < 2; ++i) w.add_actor(std::make_unique<FileIoThread>(w, new_thread(w, pid)), t0 + 2 + i);
   }
   if (o.workloads & kLeakyAllocator) w.add_actor(std::make_unique<Allocator>(w), t0 + 3);

@@ -92,14 +92,12 @@ class HostileTapeTest : public ::testing::Test {
     StackId stack = interns_.intern_stack(std::vector<uint64_t>{kFunction + 0x10});
     auto w = tape::TapeWriter::create(path_, m, interns_, {});
     ASSERT_TRUE(w) << w.error().to_string();
-    std::vector<tape::ProcessInfo> procs = {{kPid,
-                                             1,
-                                             kEvilComm,
-                                             "/bin/x\x1b[2J",
-                                             {"evil\x1b[31m", "arg\nforged: process line"},
-                                             1,
-                                             0,
-                                             0}};
+    std::vector<ProcessInfo> procs = {{.pid = kPid,
+                                       .ppid = 1,
+                                       .comm = kEvilComm,
+                                       .exe = "/bin/x\x1b[2J",
+                                       .cmdline = {"evil\x1b[31m", "arg\nforged: process line"},
+                                       .start_ns = 1}};
     ASSERT_TRUE((*w)->write_processes(procs));
     // A symbol named to break folded stacks: a frame separator, a forged count, a new line.
     std::vector<tape::Mapping> maps = {{kPid, 0x400000, 0x500000, 0, "/bin/x\x1b[2J", ""}};

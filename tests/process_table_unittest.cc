@@ -26,12 +26,12 @@ TEST(ProcessTableTest, PidReuseKeepsIncarnationsApartByStartTime) {
 TEST(ProcessTableTest, UpsertOfSameIncarnationOnlyFillsKnownFields) {
   ProcessTable table;
   table.upsert({.pid = 5, .comm = "bash", .exe = "/bin/bash", .start_ns = 1});
-  table.upsert({.pid = 5, .cmdline = "bash -c true", .start_ns = 1});
+  table.upsert({.pid = 5, .cmdline = {"bash", "-c", "true"}, .start_ns = 1});
   ASSERT_EQ(table.size(), 1u);
   const auto* p = table.latest(5);
   EXPECT_EQ(p->comm, "bash");
   EXPECT_EQ(p->exe, "/bin/bash");
-  EXPECT_EQ(p->cmdline, "bash -c true");
+  EXPECT_EQ(p->cmdline, (std::vector<std::string>{"bash", "-c", "true"}));
   auto all = table.all();
   ASSERT_EQ(all.size(), 1u);
   EXPECT_EQ(all[0], *p);

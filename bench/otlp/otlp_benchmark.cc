@@ -39,7 +39,7 @@ struct Fixture {
     StringId ok = interned.intern_string("HTTP/1.1 200 OK\r\n");
     for (uint32_t pid = 1000; pid < 1050; ++pid) {
       processes.upsert({.pid = pid, .ppid = 1, .comm = "worker", .exe = "/usr/bin/worker",
-                        .cmdline = "worker --id " + std::to_string(pid)});
+                        .cmdline = {"worker", "--id", std::to_string(pid)}});
     }
     uint64_t ts = 1'000'000'100;
     for (uint64_t i = 0; i < 2000; ++i) {

@@ -67,7 +67,7 @@ void fill_process_resource(const ResourceConfig& config, uint32_t pid, const Pro
   }
   if (!info->exe.empty()) attr_str(kv, "process.executable.path", info->exe);
   if (!config.redact_command_line && !info->cmdline.empty()) {
-    attr_str(kv, "process.command_line", info->cmdline);
+    attr_str(kv, "process.command_line", command_line(*info));
   }
   if (!info->container_id.empty()) attr_str(kv, "container.id", info->container_id);
 }

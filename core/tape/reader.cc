@@ -338,11 +338,12 @@ Result<DecodedFrame> decode_frame(const RawFrame& raw, const FrameAllowance& all
         out.retained_charge = charge;
         list.reserve(updates.size());
         for (auto p : updates) {
-          ProcessInfo info{p.getPid(), p.getPpid(), str(p.getComm()), str(p.getExe()), {},
-                           p.getStartTimeNs(), p.getExitTimeNs(), p.getExitCode()};
+          ProcessInfo info{.pid = p.getPid(), .ppid = p.getPpid(), .comm = str(p.getComm()),
+                           .exe = str(p.getExe()), .cgroup = str(p.getCgroup()),
+                           .container_id = str(p.getContainerId()),
+                           .start_ns = p.getStartTimeNs(), .exit_ns = p.getExitTimeNs(),
+                           .exit_code = p.getExitCode()};
           for (auto arg : p.getCmdline()) info.cmdline.push_back(str(arg));
-          info.cgroup = str(p.getCgroup());
-          info.container_id = str(p.getContainerId());
           list.push_back(std::move(info));
         }
         out.content = std::move(list);
@@ -456,7 +457,7 @@ struct TapeReader::Impl {
   uint64_t retained_budget = 0;
 
   InternTable interns;
-  std::map<uint32_t, ProcessInfo> processes;
+  ProcessTable processes;
   std::vector<Mapping> mappings;
   std::vector<Symbol> symbols;
   std::vector<BpfStatsSnapshot> bpf_stats;
@@ -717,10 +718,8 @@ Result<void> TapeReader::Impl::apply(DecodedFrame&& f) {
     }
     case FrameType::Processes:
       if (!already) {
-        for (auto& p : std::get<std::vector<ProcessInfo>>(f.content)) {
-          uint32_t pid = p.pid;
-          processes.insert_or_assign(pid, std::move(p));
-        }
+        // Each record is an incarnation's whole state at the time it was written.
+        for (const auto& p : std::get<std::vector<ProcessInfo>>(f.content)) processes.replace(p);
       }
       break;
     case FrameType::Symbols:
@@ -1233,7 +1232,7 @@ bool TapeReader::complete() const { return impl_->complete; }
 const std::optional<TapeIndex>& TapeReader::index() const { return impl_->index; }
 uint64_t TapeReader::file_size() const { return impl_->source->size(); }
 const InternTable& TapeReader::interns() const { return impl_->interns; }
-const std::map<uint32_t, ProcessInfo>& TapeReader::processes() const { return impl_->processes; }
+const ProcessTable& TapeReader::processes() const { return impl_->processes; }
 const std::vector<Mapping>& TapeReader::mappings() const { return impl_->mappings; }
 const std::vector<Symbol>& TapeReader::symbols() const { return impl_->symbols; }
 const std::vector<BpfStatsSnapshot>& TapeReader::bpf_stats() const { return impl_->bpf_stats; }

@@ -123,8 +123,10 @@ class TapeReader {
 
   // Interned data of every frame read so far (and, after seek, of every frame before it).
   const InternTable& interns() const;
-  // Latest update per pid, among the Processes frames read so far.
-  const std::map<uint32_t, ProcessInfo>& processes() const;
+  // Every process incarnation of the Processes frames read so far, each in its latest
+  // recorded state: the table the live side had (pid reuse included), so lookup(pid, t)
+  // attributes an event as the live run did.
+  const ProcessTable& processes() const;
   const std::vector<Mapping>& mappings() const;
   const std::vector<Symbol>& symbols() const;
   const std::vector<BpfStatsSnapshot>& bpf_stats() const;

@@ -44,26 +44,9 @@ struct TapeMetadata {
   bool operator==(const TapeMetadata&) const = default;
 };
 
-// A process as the recorder saw it. Updates are appended as processes come and go; the
-// reader's process table keeps the latest update per pid.
-struct ProcessInfo {
-  uint32_t pid = 0;
-  uint32_t ppid = 0;
-  std::string comm;
-  std::string exe;
-  std::vector<std::string> cmdline;
-  uint64_t start_time_ns = 0;  // kernel monotonic
-  uint64_t exit_time_ns = 0;   // 0 while running
-  int32_t exit_code = 0;
-  std::string cgroup;        // cgroup v2 path; empty when unknown (and in format 1.0 tapes)
-  std::string container_id;  // see otlp::ebpf::container_id_from_cgroup
-  bool operator==(const ProcessInfo&) const = default;
-};
-
-// The tape's process record <-> core's (core keeps the command line as one string: arguments
-// joined by spaces; a tape keeps them separate when the recorder knows them).
-ProcessInfo to_tape_process(const otlp::ebpf::ProcessInfo& p);
-otlp::ebpf::ProcessInfo to_core_process(const ProcessInfo& p);
+// A process incarnation as the recorder saw it: core's type (core/process_table.h). Updates
+// are appended as processes come and go; the reader's ProcessTable keeps every incarnation.
+using otlp::ebpf::ProcessInfo;
 
 struct Mapping {
   uint32_t pid = 0;  // 0: kernel
@@ -128,14 +111,15 @@ namespace otlp::ebpf::tape {
 
 // Which process records a writer still owes its tape: each incarnation when first seen and
 // again whenever what is known about it changes (exec renames it, exit ends it). Readers keep
-// the latest record per incarnation, so re-sending a changed one is how updates travel.
+// the latest record per incarnation (pid, start), so re-sending a changed one is how updates
+// travel.
 class ProcessUpdateTracker {
  public:
   // The records of `table` not yet written in their current state; marks them written.
   std::vector<ProcessInfo> take_pending(const otlp::ebpf::ProcessTable& table);
 
  private:
-  std::map<std::pair<uint32_t, uint64_t>, otlp::ebpf::ProcessInfo> written_;  // (pid, start)
+  std::map<std::pair<uint32_t, uint64_t>, ProcessInfo> written_;  // (pid, start)
   uint64_t seen_version_ = UINT64_MAX;  // table.version() at the last scan
 };
 

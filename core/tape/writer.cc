@@ -500,8 +500,8 @@ Result<void> TapeWriter::write_processes(std::span<const ProcessInfo> updates) {
       out.setExe(text_of(p.exe));
       auto args = out.initCmdline(static_cast<unsigned>(p.cmdline.size()));
       for (unsigned a = 0; a < p.cmdline.size(); ++a) args.set(a, text_of(p.cmdline[a]));
-      out.setStartTimeNs(p.start_time_ns);
-      out.setExitTimeNs(p.exit_time_ns);
+      out.setStartTimeNs(p.start_ns);
+      out.setExitTimeNs(p.exit_ns);
       out.setExitCode(p.exit_code);
       out.setCgroup(text_of(p.cgroup));
       out.setContainerId(text_of(p.container_id));

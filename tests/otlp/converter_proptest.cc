@@ -72,7 +72,7 @@ void count_errors(google::protobuf::LogLevel level, const char*, int, const std:
 RC_GTEST_PROP(ConverterProperties, ArbitraryProcessStringsConvertDeterministically,
               (const std::string& comm, const std::string& cmdline)) {
   ProcessTable processes;
-  processes.upsert({.pid = 9, .comm = comm, .cmdline = cmdline});
+  processes.upsert({.pid = 9, .comm = comm, .cmdline = {cmdline}});
   std::vector<EbpfEvent> events = {EbpfEvent::syscall_event(5, 9, 9, 0, {1, 0, 0, 100})};
   InternTable interned;
   SyscallAggregator syscalls;

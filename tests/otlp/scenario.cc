@@ -39,9 +39,9 @@ Scenario::Scenario() {
   recording.end_ns = kMonoBase + 10'000'000;
 
   processes.upsert(ProcessInfo{.pid = 100, .ppid = 1, .comm = "nginx", .exe = "/usr/sbin/nginx",
-                               .cmdline = "nginx -g daemon off;"});
+                               .cmdline = {"nginx", "-g", "daemon off;"}});
   processes.upsert(ProcessInfo{.pid = 200, .ppid = 1, .comm = "curl", .exe = "/usr/bin/curl",
-                               .cmdline = "curl -d @body http://10.0.0.2:8080/x"});
+                               .cmdline = {"curl", "-d", "@body", "http://10.0.0.2:8080/x"}});
 
   const uint64_t t = kMonoBase;
   // Server: accept at +2 ms, GET at +3 ms, 200 at +3.5 ms, close at +5 ms.

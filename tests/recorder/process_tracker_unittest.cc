@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "recorder/procfs.h"
 #include "tests/recorder/fake_files.h"
 #include "tests/temp_dir.h"
 
@@ -21,6 +22,9 @@ using namespace otlp::ebpf;
 using otlp::ebpf::testing::TempDir;
 
 using bpftape::record::testing::write_file;
+
+// The fixture's /proc/100/cmdline, argument by argument: one holds a space.
+const std::vector<std::string> kServerArgs = {"server", "--name", "a b"};
 
 // What the tracker told the symbol side, in order: ('+', pid) appeared, ('-', pid) replaced.
 struct RecordingWatcher : AddressSpaceWatcher {
@@ -34,7 +38,7 @@ class ProcessTrackerTest : public ::testing::Test {
   void SetUp() override {
     write_file(proc_.file("proc/100/stat"), "100 (server) S 1 100 100 0");
     write_file(proc_.file("proc/100/comm"), "server\n");
-    write_file(proc_.file("proc/100/cmdline"), std::string("server\0--port\0" "80\0", 17));
+    write_file(proc_.file("proc/100/cmdline"), std::string("server\0--name\0" "a b\0", 18));
     write_file(proc_.file("proc/100/cgroup"), "0::/system.slice/server.service\n");
   }
   EbpfEvent process_event(EbpfEventType type, uint64_t ts, uint32_t pid, ProcessData data) {
@@ -57,7 +61,7 @@ TEST_F(ProcessTrackerTest, APidFirstSeenIsNamedFromProcOnceAndHandedOutOnce) {
   ASSERT_NE(server, nullptr);
   EXPECT_EQ(server->comm, "server");
   EXPECT_EQ(server->ppid, 1u);
-  EXPECT_EQ(server->cmdline, "server --port 80");
+  EXPECT_EQ(server->cmdline, kServerArgs);
   EXPECT_EQ(server->cgroup, "/system.slice/server.service");
   EXPECT_EQ(watcher_.calls, (std::vector<std::pair<char, uint32_t>>{{'+', 100}}));
   const auto updates = tracker_.take_updates();
@@ -82,7 +86,7 @@ TEST_F(ProcessTrackerTest, ForkExecExitMakeAndEndAnIncarnation) {
   ASSERT_NE(child, nullptr);
   EXPECT_EQ(child->ppid, 100u);
   EXPECT_EQ(child->start_ns, 20u);
-  EXPECT_EQ(child->cmdline, "server --port 80");  // inherited until it execs
+  EXPECT_EQ(child->cmdline, kServerArgs);  // inherited until it execs
   (void)tracker_.take_updates();
 
   // The child execs; /proc no longer has it (it exits at once): the event names it.
@@ -108,6 +112,16 @@ TEST_F(ProcessTrackerTest, ForkExecExitMakeAndEndAnIncarnation) {
   // stale) and at the exec, where its new image appeared.
   EXPECT_EQ(watcher_.calls, (std::vector<std::pair<char, uint32_t>>{
                                 {'+', 100}, {'-', 200}, {'-', 200}, {'+', 200}}));
+}
+
+TEST(CommandLineArguments, SplitAtEachNulAndKeepEveryArgumentWhole) {
+  using Args = std::vector<std::string>;
+  EXPECT_EQ(command_line_arguments(std::string_view("ls\0-l\0a b\0", 10)), (Args{"ls", "-l", "a b"}));
+  // Empty arguments are arguments too.
+  EXPECT_EQ(command_line_arguments(std::string_view("x\0\0y\0", 5)), (Args{"x", "", "y"}));
+  // A process that rewrote its title: one string, no terminator.
+  EXPECT_EQ(command_line_arguments("nginx: worker process"), (Args{"nginx: worker process"}));
+  EXPECT_EQ(command_line_arguments(""), Args{});  // a kernel thread
 }
 
 }  // namespace

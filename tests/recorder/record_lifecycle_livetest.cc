@@ -178,8 +178,8 @@ TEST(RecordLifecycleLivetest, ACommandFoundThroughPathMakesExactlyOneExecve) {
     }
   }
   uint32_t workload = 0;
-  for (const auto& [pid, p] : (*reader)->processes()) {
-    if (p.exe.ends_with("/bpftape_workload")) workload = pid;
+  for (const auto& p : (*reader)->processes().all()) {
+    if (p.exe.ends_with("/bpftape_workload")) workload = p.pid;
   }
   ASSERT_NE(workload, 0u) << "no process record for the workload";
   std::vector<int64_t> results;

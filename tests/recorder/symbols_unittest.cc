@@ -260,7 +260,8 @@ TEST(Procfs, ReadsThisProcess) {
   ASSERT_TRUE(info) << info.error().to_string();
   EXPECT_EQ(info->ppid, static_cast<uint32_t>(getppid()));
   EXPECT_THAT(info->exe, HasSubstr("symbols_unittest"));
-  EXPECT_THAT(info->cmdline, HasSubstr("symbols_unittest"));
+  ASSERT_FALSE(info->cmdline.empty());
+  EXPECT_THAT(info->cmdline[0], HasSubstr("symbols_unittest"));
 }
 
 TEST(Procfs, GoneProcessIsAnIoError) {

@@ -1,10 +1,20 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "simulator/check.h"
 #include "simulator/ground_truth.h"
 #include "simulator/sim_source.h"
 #include "simulator/sim_tape.h"
+#include "core/pipeline.h"
 #include "core/tape/format.h"
+#include "core/tape/reader.h"
 
 namespace bpftape::sim {
 namespace {
@@ -168,6 +178,82 @@ TEST(SimulatorTest, PidReuseReusesPidsButNeverALiveOne) {
   EXPECT_GT(reused, 0);
   // The process table keeps incarnations apart.
   EXPECT_GT(source.processes().size(), forks_per_pid.size());
+}
+
+// The (pid, timestamp) of every event the pipeline delivers: what the outputs attribute to a
+// process incarnation (ProcessTable::lookup for spans, latest for report rows and resources).
+struct EventOwners : otlp::ebpf::Aggregator {
+  std::vector<std::pair<uint32_t, uint64_t>> events;
+  void consume(std::span<const otlp::ebpf::EbpfEvent> batch,
+               const otlp::ebpf::InternTable&) override {
+    for (const auto& e : batch) events.emplace_back(e.pid, e.timestamp_ns);
+  }
+};
+
+// "pid 12 @5: 12/900 true [/bin/true]": which incarnation a call picked, every field that names it.
+std::string describe(const otlp::ebpf::ProcessInfo* p) {
+  if (p == nullptr) return "none";
+  return fmt::format("{}/{} ppid {} {} {} [{}] exit {}@{}", p->pid, p->start_ns, p->ppid, p->comm,
+                     p->exe, fmt::join(p->cmdline, "|"), p->exit_code, p->exit_ns);
+}
+
+// With pid reuse, a replay of the tape a simulation writes attributes every event to the same
+// process incarnation as the live run (SimSource through the pipeline) did.
+TEST(SimulatorTest, PidReuseReplayAttributesEventsAsTheLiveRunDid) {
+  SimOptions o = small(9, kPidReuse);
+  o.workloads = kForkExec | kFileIo;
+  o.forks_per_s = 2000;
+  o.pid_space = 16;
+  ASSERT_TRUE(o.finalize().has_value());
+  namespace tape = otlp::ebpf::tape;
+  otlp::ebpf::PipelineOptions pipeline_options;
+  pipeline_options.reorder_window_ns = o.reorder_window_ns();
+
+  SimSource live(o, nullptr);
+  EventOwners live_events;
+  auto live_pipeline = otlp::ebpf::Pipeline::create(pipeline_options);
+  ASSERT_TRUE(live_pipeline);
+  (*live_pipeline)->add_aggregator(live_events);
+  ASSERT_TRUE((*live_pipeline)->run(live));
+
+  SimSource recorded(o, nullptr);
+  std::vector<uint8_t> bytes;
+  auto writer = tape::TapeWriter::create(std::make_unique<tape::MemorySink>(&bytes),
+                                         sim_tape_metadata(recorded), recorded.interned());
+  ASSERT_TRUE(writer);
+  ASSERT_TRUE(write_sim_tape(recorded, **writer));
+  ASSERT_TRUE((*writer)->close());
+  auto reader = tape::TapeReader::open_memory(bytes, {});
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  EventOwners replayed_events;
+  auto replay_pipeline = otlp::ebpf::Pipeline::create(pipeline_options);
+  ASSERT_TRUE(replay_pipeline);
+  (*replay_pipeline)->add_aggregator(replayed_events);
+  otlp::ebpf::EventBatch batch;
+  for (;;) {
+    auto more = (*reader)->next(&batch);
+    ASSERT_TRUE(more) << more.error().to_string();
+    if (!*more) break;
+    ASSERT_TRUE((*replay_pipeline)->process(batch, (*reader)->interns()));
+  }
+  ASSERT_TRUE((*replay_pipeline)->finish((*reader)->interns()));
+
+  const otlp::ebpf::ProcessTable& live_table = live.processes();
+  const otlp::ebpf::ProcessTable& replayed_table = (*reader)->processes();
+  ASSERT_EQ(replayed_events.events, live_events.events);
+  std::map<uint32_t, std::set<uint64_t>> incarnations_used;  // pid -> starts events were given
+  for (const auto& [pid, ts] : live_events.events) {
+    const auto* live_owner = live_table.lookup(pid, ts);
+    ASSERT_EQ(describe(replayed_table.lookup(pid, ts)), describe(live_owner))
+        << "event of pid " << pid << " at " << ts;
+    ASSERT_EQ(describe(replayed_table.latest(pid)), describe(live_table.latest(pid)));
+    if (live_owner != nullptr) incarnations_used[pid].insert(live_owner->start_ns);
+  }
+  EXPECT_EQ(replayed_table.all(), live_table.all());
+  // The comparison covered pid reuse: some pid's events belong to more than one incarnation.
+  size_t reused = 0;
+  for (const auto& [pid, starts] : incarnations_used) reused += starts.size() > 1;
+  EXPECT_GT(reused, 0u);
 }
 
 TEST(SimulatorTest, LeakyAllocatorLeaksOnlyFromItsLeakingSite) {

@@ -286,8 +286,9 @@ TEST(HostileTape, ControlBytesAreReadBackUnchanged) {
   auto r = read_everything(*reader);
   EXPECT_FALSE(r.error);
   EXPECT_THAT(reader->metadata().hostname, HasSubstr("\x1b]0;PWN\x07"));
-  ASSERT_EQ(reader->processes().count(4242), 1u);
-  EXPECT_THAT(reader->processes().at(4242).comm, HasSubstr("\r\n"));
+  ASSERT_EQ(reader->processes().size(), 1u);
+  ASSERT_NE(reader->processes().latest(4242), nullptr);
+  EXPECT_THAT(reader->processes().latest(4242)->comm, HasSubstr("\r\n"));
 }
 
 // ---- not a file ----

@@ -283,7 +283,8 @@ std::vector<uint8_t> control_bytes() {
       TapeWriter::create(std::make_unique<MemorySink>(&bytes), m, interns, {});
   if (!writer) throw std::runtime_error(writer.error().to_string());
   std::vector<ProcessInfo> procs = {
-      {4242, 1, "comm" + evil, "/bin/" + evil, {"arg" + evil, evil}, 5, 0, 0, evil, evil}};
+      {.pid = 4242, .ppid = 1, .comm = "comm" + evil, .exe = "/bin/" + evil,
+       .cmdline = {"arg" + evil, evil}, .cgroup = evil, .container_id = evil, .start_ns = 5}};
   (void)(*writer)->write_processes(procs);
   (void)(*writer)->write_symbols(std::vector<Mapping>{{4242, 0x400000, 0x500000, 0, evil, evil}},
                                  std::vector<Symbol>{{4242, 0x401000, 16, evil}});

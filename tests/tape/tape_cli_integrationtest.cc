@@ -58,7 +58,8 @@ class TapeCliTest : public ::testing::Test {
     options.frame_events = 1000;
     auto w = TapeWriter::create(path_, test_metadata(), interns_, options);
     ASSERT_TRUE(w) << w.error().to_string();
-    std::vector<ProcessInfo> procs = {{4242, 1, "dd", "/usr/bin/dd", {"dd", "bs=1"}, 1, 0, 0}};
+    std::vector<ProcessInfo> procs = {{.pid = 4242, .ppid = 1, .comm = "dd", .exe = "/usr/bin/dd",
+                                       .cmdline = {"dd", "bs=1"}, .start_ns = 1}};
     ASSERT_TRUE((*w)->write_processes(procs));
     for (size_t i = 0; i < events_.size(); i += 500) {
       EventBatch b;

@@ -145,13 +145,15 @@ TEST(TapeRoundTrip, MetadataProcessesSymbolsAndBpfStats) {
   auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(), interns);
   ASSERT_TRUE(writer) << writer.error().to_string();
   std::vector<ProcessInfo> procs = {
-      {100, 1, "bash", "/usr/bin/bash", {"bash", "-c", "dd bs=1"}, 10, 0, 0},
-      {101, 100, "dd", "/usr/bin/dd", {"dd", "bs=1"}, 20, 0, 0,
-       "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
-       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}};
+      {.pid = 100, .ppid = 1, .comm = "bash", .exe = "/usr/bin/bash",
+       .cmdline = {"bash", "-c", "dd bs=1"}, .start_ns = 10},
+      {.pid = 101, .ppid = 100, .comm = "dd", .exe = "/usr/bin/dd", .cmdline = {"dd", "bs=1"},
+       .cgroup = "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+       .container_id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+       .start_ns = 20}};
   ASSERT_TRUE((*writer)->write_processes(procs));
   ProcessInfo exited = procs[1];
-  exited.exit_time_ns = 99;
+  exited.exit_ns = 99;
   exited.exit_code = 256;
   ASSERT_TRUE((*writer)->write_processes(std::span(&exited, 1)));
   std::vector<Mapping> maps = {{101, 0x400000, 0x410000, 0, "/usr/bin/dd",
@@ -176,8 +178,8 @@ TEST(TapeRoundTrip, MetadataProcessesSymbolsAndBpfStats) {
   ASSERT_TRUE(more);
   EXPECT_FALSE(*more);
   ASSERT_EQ(reader->processes().size(), 2u);
-  EXPECT_EQ(reader->processes().at(100), procs[0]);
-  EXPECT_EQ(reader->processes().at(101), exited);  // the latest update wins
+  EXPECT_EQ(*reader->processes().latest(100), procs[0]);
+  EXPECT_EQ(*reader->processes().latest(101), exited);  // the incarnation's latest record wins
   EXPECT_EQ(reader->mappings(), maps);
   EXPECT_EQ(reader->symbols(), syms);
   ASSERT_EQ(reader->bpf_stats().size(), 1u);
@@ -192,21 +194,83 @@ TEST(ProcessUpdateTracker, SendsEachIncarnationOnceAndAgainWhenItChanges) {
   auto first = tracker.take_pending(table);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0].pid, 7u);
-  EXPECT_EQ(first[1].start_time_ns, 200u);
+  EXPECT_EQ(first[1].start_ns, 200u);
   EXPECT_TRUE(tracker.take_pending(table).empty());  // nothing changed
-  table.upsert({.pid = 8, .comm = "dd", .exe = "/usr/bin/dd", .cmdline = "dd bs=1", .start_ns = 200});
+  table.upsert({.pid = 8, .comm = "dd", .exe = "/usr/bin/dd", .cmdline = {"dd", "bs=1"}, .start_ns = 200});
   table.mark_exit(7, 500, 3);
   auto second = tracker.take_pending(table);
   ASSERT_EQ(second.size(), 2u);
-  EXPECT_EQ(second[0].exit_time_ns, 500u);
+  EXPECT_EQ(second[0].exit_ns, 500u);
   EXPECT_EQ(second[0].exit_code, 3);
   EXPECT_EQ(second[1].comm, "dd");
-  EXPECT_EQ(second[1].cmdline, std::vector<std::string>{"dd bs=1"});
+  EXPECT_EQ(second[1].cmdline, (std::vector<std::string>{"dd", "bs=1"}));
   table.upsert({.pid = 7, .comm = "reused", .start_ns = 900});  // pid reuse: a new incarnation
   auto third = tracker.take_pending(table);
   ASSERT_EQ(third.size(), 1u);
   EXPECT_EQ(third[0].comm, "reused");
-  EXPECT_EQ(to_core_process(third[0]).start_ns, 900u);
+  EXPECT_EQ(third[0].start_ns, 900u);
+}
+
+// Pid reuse: every incarnation of a pid comes back from a tape, each field as written (an
+// argument with a space included), and the reader's table answers as the writer's did.
+TEST(TapeRoundTrip, EveryIncarnationOfAReusedPidComesBackWhole) {
+  otlp::ebpf::ProcessTable live;
+  live.upsert({.pid = 300, .ppid = 1, .comm = "sh", .exe = "/bin/sh",
+               .cmdline = {"sh", "-c", "echo a  b", ""}, .cgroup = "/user.slice", .start_ns = 100});
+  live.mark_exit(300, 150, 9);
+  live.upsert({.pid = 300, .ppid = 2, .comm = "sleep", .exe = "/usr/bin/sleep",
+               .cmdline = {"sleep", "1 2"}, .start_ns = 200});
+  ASSERT_EQ(live.size(), 2u);
+
+  InternTable interns;
+  std::vector<uint8_t> bytes;
+  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(), interns);
+  ASSERT_TRUE(writer) << writer.error().to_string();
+  ProcessUpdateTracker records;
+  ASSERT_TRUE((*writer)->write_processes(records.take_pending(live)));
+  live.upsert({.pid = 300, .comm = "sleep2", .start_ns = 200});  // a later update of the second
+  ASSERT_TRUE((*writer)->write_processes(records.take_pending(live)));
+  ASSERT_TRUE((*writer)->close());
+
+  auto reader = open_ok(bytes);
+  EventBatch batch;
+  auto more = reader->next(&batch);
+  ASSERT_TRUE(more);
+  EXPECT_FALSE(*more);
+  EXPECT_EQ(reader->processes().all(), live.all());
+  for (uint64_t t : {0, 100, 149, 150, 199, 200, 1000}) {
+    ASSERT_NE(reader->processes().lookup(300, t), nullptr);
+    EXPECT_EQ(*reader->processes().lookup(300, t), *live.lookup(300, t)) << "at " << t;
+  }
+  EXPECT_EQ(reader->processes().lookup(300, 120)->cmdline,
+            (std::vector<std::string>{"sh", "-c", "echo a  b", ""}));
+  EXPECT_EQ(reader->processes().lookup(300, 120)->exit_code, 9);
+  EXPECT_EQ(reader->processes().latest(300)->comm, "sleep2");
+}
+
+// A tape may list a pid's incarnations in any order (a hostile one, newest first): each is
+// placed by its start time, and reading stays O(n log n) (this read would be quadratic in a
+// sorted vector: minutes, not milliseconds).
+TEST(TapeRoundTrip, IncarnationsInAnyOrderArePlacedByStartTime) {
+  constexpr uint64_t kIncarnations = 100'000;
+  std::vector<ProcessInfo> records;
+  for (uint64_t i = kIncarnations; i > 0; --i) {
+    records.push_back({.pid = 77, .comm = "p" + std::to_string(i), .start_ns = i * 10});
+  }
+  InternTable interns;
+  std::vector<uint8_t> bytes;
+  auto writer = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(), interns);
+  ASSERT_TRUE(writer) << writer.error().to_string();
+  ASSERT_TRUE((*writer)->write_processes(records));
+  ASSERT_TRUE((*writer)->close());
+  auto reader = open_ok(bytes);
+  EventBatch batch;
+  ASSERT_TRUE(reader->next(&batch));
+  ASSERT_EQ(reader->processes().size(), kIncarnations);
+  EXPECT_EQ(reader->processes().lookup(77, 15)->comm, "p1");
+  EXPECT_EQ(reader->processes().lookup(77, 12'345)->comm, "p1234");
+  EXPECT_EQ(reader->processes().lookup(77, 5)->comm, "p1");  // before the first: the earliest
+  EXPECT_EQ(reader->processes().latest(77)->comm, "p100000");
 }
 
 TEST(TapeWriter, RefusesInvalidEventsAndUnknownInternIdsWithoutWritingAnything) {

@@ -29,7 +29,8 @@ std::vector<uint8_t> full_tape(size_t events, uint32_t frame_events, bool close)
   auto w = TapeWriter::create(std::make_unique<MemorySink>(&bytes), test_metadata(), interns,
                               options);
   if (!w) return {};
-  std::vector<tape::ProcessInfo> procs = {{1000, 1, "nginx", "/usr/sbin/nginx", {"nginx", "-g"}, 5, 0, 0}};
+  std::vector<ProcessInfo> procs = {{.pid = 1000, .ppid = 1, .comm = "nginx", .exe = "/usr/sbin/nginx",
+                                     .cmdline = {"nginx", "-g"}, .start_ns = 5}};
   (void)(*w)->write_processes(procs);
   std::vector<Mapping> maps = {{1000, 0x400000, 0x500000, 0, "/usr/sbin/nginx", "\x12\x34"}};
   std::vector<Symbol> syms = {{1000, 0x401000, 16, "main"}};
