@@ -51,7 +51,7 @@ void NetworkAggregator::count_answered(const HttpRequest& r,
   if (r.status == 0 || r.end_ns < r.start_ns) return;  // no response: no duration
   const uint64_t duration_ns = r.end_ns - r.start_ns;
   auto& http = by_pid[r.pid].http;
-  const std::tuple<ConnectionRole, std::string_view, int> key(r.role, r.method, r.status);
+  const HttpMethodOrder::View key(r.role, r.method, r.status);
   auto durations = http.find(key);
   if (durations == http.end()) durations = http.emplace(std::tuple(r.role, r.method, r.status), HttpDurations{}).first;
   durations->second.record(static_cast<double>(duration_ns) / 1e9);

@@ -119,14 +119,28 @@ struct HttpRouteEqual {
   }
 };
 
+// Orders ProcessNetwork::http's (role, method, status) keys, and finds one by a
+// (role, string_view, status) tuple: counting a request copies no string unless its key is new.
+struct HttpMethodOrder {
+  using is_transparent = void;
+  using View = std::tuple<ConnectionRole, std::string_view, int>;
+  static View view(const std::tuple<ConnectionRole, std::string, int>& key) {
+    return {std::get<0>(key), std::get<1>(key), std::get<2>(key)};
+  }
+  static View view(const View& key) { return key; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return view(a) < view(b);
+  }
+};
+
 // What one process's sockets did over the recording, closed connections and open ones alike:
 // what the report and the OTLP metrics need, kept without keeping any connection or request.
 struct ProcessNetwork {
   uint64_t bytes_sent = 0, bytes_received = 0, retransmits = 0;  // TCP connections' bytes
   std::map<std::pair<ConnectionRole, NetProtocol>, uint64_t> connections;
-  // (role, method, status) -> durations of the requests that got a response. Transparent:
-  // found by a (role, string_view, status) tuple.
-  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations, std::less<>> http;
+  // (role, method, status) -> durations of the requests that got a response.
+  std::map<std::tuple<ConnectionRole, std::string, int>, HttpDurations, HttpMethodOrder> http;
 };
 
 // Memory: open connections with their pending requests, the totals above (per process and per
