@@ -1,6 +1,7 @@
 #include "core/tracers/network_aggregator.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/tracers/http_parser.h"
 
@@ -45,23 +46,33 @@ void NetworkAggregator::count_connection(const Connection& c,
   ++p.connections[{c.role, c.protocol}];
 }
 
-void NetworkAggregator::count_answered(const HttpRequest& r,
-                                       std::map<uint32_t, ProcessNetwork>& by_pid,
-                                       std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual>& routes) {
-  if (r.status == 0 || r.end_ns < r.start_ns) return;  // no response: no duration
-  const uint64_t duration_ns = r.end_ns - r.start_ns;
+// A request that got a response: its duration; nothing for one that did not.
+static std::optional<uint64_t> answered_in(const HttpRequest& r) {
+  if (r.status == 0 || r.end_ns < r.start_ns) return std::nullopt;
+  return r.end_ns - r.start_ns;
+}
+
+void NetworkAggregator::count_answered_by_pid(const HttpRequest& r,
+                                              std::map<uint32_t, ProcessNetwork>& by_pid) {
+  const auto duration_ns = answered_in(r);
+  if (!duration_ns) return;
   auto& http = by_pid[r.pid].http;
-  const HttpMethodOrder::View key(r.role, r.method, r.status);
-  auto durations = http.find(key);
+  auto durations = http.find(HttpMethodOrder::View(r.role, r.method, r.status));
   if (durations == http.end()) durations = http.emplace(std::tuple(r.role, r.method, r.status), HttpDurations{}).first;
-  durations->second.record(static_cast<double>(duration_ns) / 1e9);
-  auto route = routes.find(r);  // HttpRequest has method, path and status: HttpRouteOrder reads them
+  durations->second.record(static_cast<double>(*duration_ns) / 1e9);
+}
+
+void NetworkAggregator::count_answered_by_route(const HttpRequest& r, RouteTotals& routes) {
+  const auto duration_ns = answered_in(r);
+  if (!duration_ns) return;
+  auto route = routes.find(r);  // HttpRequest has method, path and status: the hash reads them
   if (route == routes.end()) route = routes.emplace(HttpRoute{r.method, r.path, r.status}, LatencyHistogram{}).first;
-  route->second.record(duration_ns);
+  route->second.record(*duration_ns);
 }
 
 void NetworkAggregator::finish_request(HttpRequest request) {
-  count_answered(request, closed_by_pid_, closed_routes_);
+  count_answered_by_pid(request, closed_by_pid_);
+  count_answered_by_route(request, closed_routes_);
   if (!keep_completed_) return;
   if (completed_.size() >= kMaxKeptRequests) {
     ++stats_.http_requests_not_kept;
@@ -194,7 +205,6 @@ std::vector<Connection> NetworkAggregator::connections() const {
 
 std::map<uint32_t, ProcessNetwork> NetworkAggregator::by_pid() const {
   std::map<uint32_t, ProcessNetwork> out = closed_by_pid_;
-  decltype(closed_routes_) unused;
   // Socket-id order: the same totals whatever the hash map's order (floating-point sums).
   std::vector<const ConnectionState*> open;
   open.reserve(open_.size());
@@ -204,16 +214,15 @@ std::map<uint32_t, ProcessNetwork> NetworkAggregator::by_pid() const {
   });
   for (const ConnectionState* c : open) {
     count_connection(c->info, out);
-    if (c->responding) count_answered(*c->responding, out, unused);
+    if (c->responding) count_answered_by_pid(*c->responding, out);
   }
   return out;
 }
 
 RouteLatencies NetworkAggregator::route_latencies() const {
   auto routes = closed_routes_;
-  std::map<uint32_t, ProcessNetwork> unused;
   for (const auto& [id, c] : open_) {
-    if (c.responding) count_answered(*c.responding, unused, routes);
+    if (c.responding) count_answered_by_route(*c.responding, routes);
   }
   return RouteLatencies(routes.begin(), routes.end());
 }

@@ -185,16 +185,17 @@ class NetworkAggregator : public Aggregator {
   void close(ConnectionState& c, uint64_t ts);
   // Adds a connection's or an answered request's share to the totals.
   static void count_connection(const Connection& c, std::map<uint32_t, ProcessNetwork>& by_pid);
-  static void count_answered(const HttpRequest& r, std::map<uint32_t, ProcessNetwork>& by_pid,
-                             std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual>& routes);
+  // Unordered: one hash per answered request; route_latencies() sorts.
+  using RouteTotals = std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual>;
+  static void count_answered_by_pid(const HttpRequest& r, std::map<uint32_t, ProcessNetwork>& by_pid);
+  static void count_answered_by_route(const HttpRequest& r, RouteTotals& routes);
 
   bool keep_completed_ = true;
   std::unordered_map<uint64_t, ConnectionState> open_;
   // Totals of closed connections and completed requests (by_pid() and route_latencies() add
   // the open ones).
   std::map<uint32_t, ProcessNetwork> closed_by_pid_;
-  // Unordered: one hash per answered request; route_latencies() sorts.
-  std::unordered_map<HttpRoute, LatencyHistogram, HttpRouteHash, HttpRouteEqual> closed_routes_;
+  RouteTotals closed_routes_;
   std::vector<Connection> closed_;
   // A deque, not a vector: ~130 bytes per request and tens of thousands of them; a vector's
   // doubling moves every request again and, past malloc's mmap threshold, maps fresh pages
